@@ -1,0 +1,60 @@
+# Every target installs what it needs first (pinned, from the project's own
+# files) and is quick and quiet when that is already done.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CHECKPOINT_DISABLE := 1
+export PIPENV_VENV_IN_PROJECT := 1
+export PIPENV_VERBOSITY := -1
+export PIPENV_NOSPIN := 1
+
+TOOLS := .tools
+PIPENV := $(TOOLS)/pipenv/bin/pipenv
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+VENV := .venv
+PY := $(VENV)/bin/python
+OUT := cdktf.out
+
+PIPENV_VERSION := 2026.10.3
+CHECKOV_VERSION := 3.3.30
+
+.PHONY: help install synth cdktf-synth test clean
+
+help:
+	@echo "make synth   synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
+	@echo "make test    run the whole test suite"
+
+$(PIPENV):
+	@$(PYTHON) -m venv $(TOOLS)/pipenv
+	@$(TOOLS)/pipenv/bin/pip install -q pipenv==$(PIPENV_VERSION)
+
+$(VENV)/.synced: Pipfile.lock | $(PIPENV)
+	@$(PIPENV) sync --dev >/dev/null
+	@touch $@
+
+# checkov lives in its own environment: locking it with the app's packages takes too long.
+$(CHECKOV):
+	@$(PYTHON) -m venv $(TOOLS)/checkov
+	@$(TOOLS)/checkov/bin/pip install -q checkov==$(CHECKOV_VERSION)
+
+node_modules/.installed: package-lock.json
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.synced node_modules/.installed $(CHECKOV)
+
+synth: $(VENV)/.synced
+	@$(PY) main.py
+	@echo "synthesized: $$(ls $(OUT)/stacks | tr '\n' ' ')"
+
+# The same synthesis through the cdktf CLI (cdktf.json runs main.py with pipenv).
+cdktf-synth: $(VENV)/.synced node_modules/.installed
+	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$$PATH" npx cdktf synth
+
+test: install
+	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$$PATH" $(PY) -m pytest
+
+clean:
+	rm -rf $(OUT) .pytest_cache

@@ -1,0 +1,1 @@
+"""Constructs: each owns one concept of the platform and is safe by default."""

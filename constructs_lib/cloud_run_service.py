@@ -1,0 +1,190 @@
+"""One Cloud Run service with its own identity and the access it needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cdktf_cdktf_provider_google.cloud_run_v2_service import (
+    CloudRunV2Service,
+    CloudRunV2ServiceTemplate,
+    CloudRunV2ServiceTemplateContainers,
+    CloudRunV2ServiceTemplateContainersEnv,
+    CloudRunV2ServiceTemplateContainersEnvValueSource,
+    CloudRunV2ServiceTemplateContainersEnvValueSourceSecretKeyRef,
+    CloudRunV2ServiceTemplateContainersLivenessProbe,
+    CloudRunV2ServiceTemplateContainersLivenessProbeHttpGet,
+    CloudRunV2ServiceTemplateContainersPorts,
+    CloudRunV2ServiceTemplateContainersResources,
+    CloudRunV2ServiceTemplateContainersStartupProbe,
+    CloudRunV2ServiceTemplateContainersStartupProbeHttpGet,
+    CloudRunV2ServiceTemplateScaling,
+)
+from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
+from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
+from cdktf_cdktf_provider_google.service_account import ServiceAccount
+from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccountIamMember
+from constructs import Construct
+
+
+@dataclass(frozen=True)
+class HttpProbe:
+    path: str
+    port: int
+    initial_delay_seconds: int
+    timeout_seconds: int
+    period_seconds: int
+    failure_threshold: int
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything about the running container; all of it comes from configuration."""
+
+    image: str
+    port: int
+    cpu: str
+    memory: str
+    min_instances: int
+    max_instances: int | None
+    concurrency: int
+    request_timeout_seconds: int
+    # Plain, non-sensitive values only.
+    env: Mapping[str, str] = field(default_factory=dict)
+    # Environment variable -> Secret Manager secret id, read by reference.
+    secret_env: Mapping[str, str] = field(default_factory=dict)
+    startup_probe: HttpProbe | None = None
+    liveness_probe: HttpProbe | None = None
+
+
+class CloudRunService(Construct):
+    """A Cloud Run v2 service running as its own service account, which can
+    read only the secrets the service uses. Secrets reach the container as
+    `secret_key_ref` references; no payload enters configuration or state.
+
+    `deployer_member` (the CI identity) is allowed to act as the runtime
+    account, on that account only, so it can deploy revisions that run as it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        project: str,
+        region: str,
+        name: str,
+        account_id: str,
+        container: ContainerSpec,
+        labels: dict[str, str],
+        deletion_protection: bool,
+        deployer_member: str,
+    ) -> None:
+        super().__init__(scope, id)
+        self.name = name
+        self.account = ServiceAccount(
+            self,
+            "identity",
+            project=project,
+            account_id=account_id,
+            display_name=f"Cloud Run runtime of {name} (managed by cdktf)",
+        )
+        self.member = f"serviceAccount:{self.account.email}"
+        ServiceAccountIamMember(
+            self,
+            "deployer-acts-as",
+            service_account_id=self.account.name,
+            role="roles/iam.serviceAccountUser",
+            member=deployer_member,
+        )
+        secret_access = [
+            SecretManagerSecretIamMember(
+                self,
+                f"reads-{secret}",
+                project=project,
+                secret_id=secret,
+                role="roles/secretmanager.secretAccessor",
+                member=self.member,
+            )
+            for secret in sorted(set(container.secret_env.values()))
+        ]
+        self.service = CloudRunV2Service(
+            self,
+            "service",
+            project=project,
+            location=region,
+            name=name,
+            ingress="INGRESS_TRAFFIC_ALL",
+            deletion_protection=deletion_protection,
+            labels=labels,
+            template=CloudRunV2ServiceTemplate(
+                service_account=self.account.email,
+                labels=labels,
+                scaling=CloudRunV2ServiceTemplateScaling(
+                    min_instance_count=container.min_instances,
+                    max_instance_count=container.max_instances,
+                ),
+                max_instance_request_concurrency=container.concurrency,
+                timeout=f"{container.request_timeout_seconds}s",
+                containers=[_container(container)],
+            ),
+            # A first revision that cannot read its secrets would fail to start.
+            depends_on=secret_access,
+        )
+
+    @property
+    def uri(self) -> str:
+        return self.service.uri
+
+    def grant_invoker(self, id: str, *, member: str) -> CloudRunV2ServiceIamMember:
+        return CloudRunV2ServiceIamMember(
+            self,
+            id,
+            project=self.service.project,
+            location=self.service.location,
+            name=self.service.name,
+            role="roles/run.invoker",
+            member=member,
+        )
+
+
+def _container(spec: ContainerSpec) -> CloudRunV2ServiceTemplateContainers:
+    plain = [CloudRunV2ServiceTemplateContainersEnv(name=k, value=v) for k, v in spec.env.items()]
+    secret = [
+        CloudRunV2ServiceTemplateContainersEnv(
+            name=k,
+            value_source=CloudRunV2ServiceTemplateContainersEnvValueSource(
+                secret_key_ref=CloudRunV2ServiceTemplateContainersEnvValueSourceSecretKeyRef(secret=v, version="latest")
+            ),
+        )
+        for k, v in spec.secret_env.items()
+    ]
+    return CloudRunV2ServiceTemplateContainers(
+        image=spec.image,
+        ports=CloudRunV2ServiceTemplateContainersPorts(container_port=spec.port),
+        resources=CloudRunV2ServiceTemplateContainersResources(limits={"cpu": spec.cpu, "memory": spec.memory}),
+        env=sorted(plain + secret, key=lambda e: e.name),
+        startup_probe=_probe(
+            spec.startup_probe,
+            CloudRunV2ServiceTemplateContainersStartupProbe,
+            CloudRunV2ServiceTemplateContainersStartupProbeHttpGet,
+        ),
+        liveness_probe=_probe(
+            spec.liveness_probe,
+            CloudRunV2ServiceTemplateContainersLivenessProbe,
+            CloudRunV2ServiceTemplateContainersLivenessProbeHttpGet,
+        ),
+    )
+
+
+def _probe(probe: HttpProbe | None, probe_type, http_get_type):
+    """Startup and liveness probes share one shape but have distinct binding types."""
+    if probe is None:
+        return None
+    return probe_type(
+        http_get=http_get_type(path=probe.path, port=probe.port),
+        initial_delay_seconds=probe.initial_delay_seconds,
+        timeout_seconds=probe.timeout_seconds,
+        period_seconds=probe.period_seconds,
+        failure_threshold=probe.failure_threshold,
+    )

@@ -1,0 +1,43 @@
+"""A Secret Manager secret whose value this stack itself writes."""
+
+from __future__ import annotations
+
+from cdktf_cdktf_provider_google.secret_manager_secret import (
+    SecretManagerSecret,
+    SecretManagerSecretReplication,
+    SecretManagerSecretReplicationAuto,
+)
+from cdktf_cdktf_provider_google.secret_manager_secret_version import SecretManagerSecretVersion
+from constructs import Construct
+
+from .adoption import adopt_if
+
+
+class PublishedSecret(Construct):
+    """For values that are not sensitive but that consumers already read from
+    Secret Manager (service URLs for CI and other services). Never use it for
+    credentials: the value is written into state.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        project: str,
+        secret_id: str,
+        value: str,
+        labels: dict[str, str],
+        exists: bool = False,
+    ) -> None:
+        super().__init__(scope, id)
+        self.secret = SecretManagerSecret(
+            self,
+            "secret",
+            project=project,
+            secret_id=secret_id,
+            labels=labels,
+            replication=SecretManagerSecretReplication(auto=SecretManagerSecretReplicationAuto()),
+        )
+        adopt_if(self.secret, exists, f"projects/{project}/secrets/{secret_id}")
+        self.version = SecretManagerSecretVersion(self, "value", secret=self.secret.id, secret_data=value)

@@ -1,0 +1,378 @@
+"""Typed model of the platform configuration (config/platform.yaml).
+
+Field-level rules live on the fields; rules that relate fields to each other
+(a service reading an undeclared secret, a call to an unknown service, ...)
+live in `cross_check`, which reports every problem at its own field path.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+# Regions that offer Cloud Run, Artifact Registry and Secret Manager.
+GCP_REGIONS = frozenset(
+    """
+    africa-south1 asia-east1 asia-east2 asia-northeast1 asia-northeast2 asia-northeast3
+    asia-south1 asia-south2 asia-southeast1 asia-southeast2 australia-southeast1
+    australia-southeast2 europe-central2 europe-north1 europe-north2 europe-southwest1
+    europe-west1 europe-west2 europe-west3 europe-west4 europe-west6 europe-west8
+    europe-west9 europe-west10 europe-west12 me-central1 me-central2 me-west1
+    northamerica-northeast1 northamerica-northeast2 northamerica-south1
+    southamerica-east1 southamerica-west1 us-central1 us-east1 us-east4 us-east5
+    us-south1 us-west1 us-west2 us-west3 us-west4
+    """.split()
+)
+
+# Roles that would make the CI deployer a project owner in all but name.
+FORBIDDEN_DEPLOYER_ROLES = frozenset({"roles/owner", "roles/editor"})
+
+# Plain environment variables whose names look like credentials: these must be
+# Secret Manager references instead.
+CREDENTIAL_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE_KEY|_KEY$)")
+
+PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+SERVICE_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,47}[a-z0-9])?$")
+SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IMAGE_NAME = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")
+ACCOUNT_ID = re.compile(r"^[a-z]([a-z0-9-]{4,28}[a-z0-9])$")
+POOL_OR_PROVIDER_ID = re.compile(r"^[a-z0-9-]{4,32}$")
+ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+
+
+def _matches(pattern: re.Pattern[str], fix: str):
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"{value!r} is not valid: {fix}")
+        return value
+
+    return AfterValidator(check)
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Why `name` is not a valid GCS bucket name, or None when it is."""
+    fix = (
+        "use 3-63 lowercase letters, digits, '-', '_' or '.', starting and ending "
+        "with a letter or digit, without 'goog' prefix or 'google' in it"
+    )
+    if not BUCKET_NAME.match(name) or ".." in name:
+        return f"{name!r} is not a valid bucket name: {fix}"
+    if name.startswith("goog") or "google" in name or "g00gle" in name:
+        return f"{name!r} is reserved by Google: {fix}"
+    return None
+
+
+def _bucket_name(value: str) -> str:
+    problem = bucket_name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+ProjectId = Annotated[
+    str,
+    _matches(PROJECT_ID, "use 6-30 lowercase letters, digits or hyphens, starting with a letter"),
+]
+ServiceName = Annotated[
+    str,
+    _matches(SERVICE_NAME, "use lowercase letters, digits and hyphens, starting with a letter"),
+]
+SecretId = Annotated[str, _matches(SECRET_ID, "use letters, digits, '_' or '-' (Secret Manager ids)")]
+EnvName = Annotated[str, _matches(ENV_NAME, "use letters, digits and '_', not starting with a digit")]
+ImageName = Annotated[str, _matches(IMAGE_NAME, "use lowercase letters, digits, '.', '_' or '-'")]
+AccountId = Annotated[
+    str,
+    _matches(ACCOUNT_ID, "use 6-30 lowercase letters, digits or hyphens, starting with a letter"),
+]
+PoolOrProviderId = Annotated[
+    str, _matches(POOL_OR_PROVIDER_ID, "use 4-32 lowercase letters, digits or hyphens")
+]
+BucketName = Annotated[str, AfterValidator(_bucket_name)]
+NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+
+
+def _region(value: str) -> str:
+    if value not in GCP_REGIONS:
+        raise ValueError(
+            f"{value!r} is not a Google Cloud region; use one of e.g. us-east4, us-central1, "
+            "europe-west1 (see `gcloud run regions list`)"
+        )
+    return value
+
+
+Region = Annotated[str, AfterValidator(_region)]
+
+
+class Strict(BaseModel):
+    """Every configuration object rejects unknown keys and is immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Adoptable(str, Enum):
+    """Resources that may already exist and are then adopted with import blocks."""
+
+    registry = "registry"
+    state_bucket = "state_bucket"
+    deployer = "deployer"
+    workload_identity_pool = "workload_identity_pool"
+    workload_identity_provider = "workload_identity_provider"
+
+
+class GitHub(Strict):
+    repository: Annotated[
+        str,
+        _matches(re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"), "use OWNER/REPOSITORY"),
+    ]
+
+    @property
+    def owner(self) -> str:
+        return self.repository.split("/")[0]
+
+
+class BucketRetentionPolicy(Strict):
+    noncurrent_versions_kept: int = Field(ge=1, le=1000)
+    noncurrent_days_kept: int = Field(ge=1, le=3650)
+    soft_delete_retention_days: int = Field(ge=7, le=90)
+
+
+class RegistryCleanup(Strict):
+    keep_recent_versions: int = Field(ge=1, le=1000)
+    delete_untagged_after_days: int = Field(ge=1, le=3650)
+
+
+class Probe(Strict):
+    path: Annotated[str, _matches(re.compile(r"^/\S*$"), "use an absolute HTTP path such as /health")]
+    port: int = Field(ge=1, le=65535)
+    initial_delay_seconds: int = Field(ge=0, le=240)
+    timeout_seconds: int = Field(ge=1, le=240)
+    period_seconds: int = Field(ge=1, le=240)
+    failure_threshold: int = Field(ge=1)
+
+
+class Build(Strict):
+    """Where the application repository builds the image from."""
+
+    dockerfile: NonEmpty
+    context: NonEmpty
+    # The gateway bakes every service URL in as build arguments.
+    service_url_build_args: bool = False
+
+
+class Service(Strict):
+    name: ServiceName
+    image: ImageName
+    port: int = Field(ge=1, le=65535)
+    build: Build
+    public: bool = True
+    # Secret and environment-variable name of this service's URL; None for a
+    # service nobody calls (the gateway).
+    url_name: EnvName | None = None
+    min_instances: int | None = Field(default=None, ge=0, le=1000)
+    max_instances: int | None = Field(default=None, ge=1, le=1000)
+    concurrency: int | None = Field(default=None, ge=1, le=1000)
+    cpu: Literal["1", "2", "4", "8"] | None = None
+    memory: Annotated[str, _matches(re.compile(r"^[0-9]+(Mi|Gi)$"), "use e.g. 512Mi or 2Gi")] | None = None
+    request_timeout_seconds: int | None = Field(default=None, ge=1, le=3600)
+    startup_probe: Probe | None = None
+    liveness_probe: Probe | None = None
+    traditions_access: Literal["objectViewer", "objectAdmin"] | None = None
+    env_groups: list[NonEmpty] = []
+    env: dict[EnvName, str] = {}
+    secrets: dict[EnvName, SecretId] = {}
+    calls: list[ServiceName] = []
+
+
+class ServiceDefaults(Strict):
+    min_instances: int = Field(ge=0, le=1000)
+    max_instances: int | None = Field(default=None, ge=1, le=1000)
+    concurrency: int = Field(ge=1, le=1000)
+    cpu: Literal["1", "2", "4", "8"]
+    memory: Annotated[str, _matches(re.compile(r"^[0-9]+(Mi|Gi)$"), "use e.g. 512Mi or 2Gi")]
+    request_timeout_seconds: int = Field(ge=1, le=3600)
+
+
+class WorkloadIdentity(Strict):
+    pool_id: PoolOrProviderId
+    provider_id: PoolOrProviderId
+    # CEL over the GitHub token's claims; it must pin the repository and branch.
+    attribute_condition: str
+
+    @field_validator("attribute_condition")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(
+                "is empty, so any GitHub repository could impersonate the deployer; pin it, e.g. "
+                "assertion.repository == 'OWNER/REPO' && assertion.ref == 'refs/heads/main'"
+            )
+        return value.strip()
+
+
+class Environment(Strict):
+    project_id: ProjectId
+    region: Region
+    deploy_branch: NonEmpty
+    registry_repository: Annotated[
+        str,
+        _matches(
+            re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"),
+            "use lowercase letters, digits and hyphens, starting with a letter",
+        ),
+    ]
+    state_bucket: BucketName
+    deployer_account_id: AccountId
+    workload_identity: WorkloadIdentity
+    # Values substituted into `{name}` placeholders of service env values.
+    vars: dict[Annotated[str, _matches(re.compile(r"^[a-z_]+$"), "use lowercase and '_'")], str] = {}
+    deletion_protection: bool
+    adopt: list[Adoptable] = []
+    adopt_secrets: list[SecretId] = []
+    # "gcs" once the bootstrap's own state was moved into the state bucket.
+    bootstrap_backend: Literal["local", "gcs"] = "local"
+
+
+class Platform(Strict):
+    name: Annotated[str, _matches(re.compile(r"^[a-z][a-z0-9-]{1,30}$"), "use lowercase letters, digits, hyphens")]
+    github: GitHub
+    apis: list[Annotated[str, _matches(re.compile(r"^[a-z0-9.-]+\.googleapis\.com$"), "use e.g. run.googleapis.com")]]
+    deployer_project_roles: list[Annotated[str, _matches(re.compile(r"^roles/[A-Za-z0-9_.]+$"), "use e.g. roles/run.admin")]]
+    # Bucket-level permissions the deployer needs project-wide to manage the
+    # app's own buckets; given as a custom role so no storage.admin is granted.
+    deployer_bucket_permissions: list[Annotated[str, _matches(re.compile(r"^storage\.buckets\.[A-Za-z]+$"), "use storage.buckets.* permissions")]]
+    bucket_retention: BucketRetentionPolicy
+    registry_cleanup: RegistryCleanup
+    traditions_bucket: NonEmpty
+    service_urls_secret: NonEmpty
+    operator_secrets: list[SecretId]
+    env_groups: dict[NonEmpty, dict[EnvName, str]] = {}
+    service_defaults: ServiceDefaults
+    services: list[Service] = Field(min_length=1)
+    environments: dict[Annotated[str, _matches(ENVIRONMENT_NAME, "use 2-16 lowercase letters/digits")], Environment] = Field(min_length=1)
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+
+# --- relations between fields -------------------------------------------------
+
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def placeholders(template: str) -> set[str]:
+    """Names of the `{name}` placeholders in a template string ('{' alone counts as a bad one)."""
+    try:
+        return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+    except ValueError:
+        return {"<unbalanced brace>"}
+
+
+BUILTIN_PLACEHOLDERS = frozenset({"env", "project", "region", "traditions"})
+
+
+def cross_check(platform: Platform) -> list[Problem]:
+    problems: list[Problem] = []
+    names = [s.name for s in platform.services]
+    declared_secrets = set(platform.operator_secrets)
+
+    for index, service in enumerate(platform.services):
+        at = ("services", index)
+        if names.count(service.name) > 1 and names.index(service.name) != index:
+            problems.append((at + ("name",), f"duplicate service name {service.name!r}; give each service a unique name"))
+        for env_name, secret in service.secrets.items():
+            if secret not in declared_secrets:
+                problems.append(
+                    (at + ("secrets", env_name), f"reads secret {secret!r}, which is not declared; add it to operator_secrets or fix the name")
+                )
+        for called in service.calls:
+            if called not in names:
+                problems.append((at + ("calls",), f"calls unknown service {called!r}; use one of: {', '.join(names)}"))
+            elif platform.service(called).url_name is None:
+                problems.append((at + ("calls",), f"calls {called!r}, which has no url_name; give it one"))
+        for group in service.env_groups:
+            if group not in platform.env_groups:
+                problems.append((at + ("env_groups",), f"unknown env group {group!r}; define it under env_groups"))
+        for env_name, value in service.env.items():
+            if env_name in declared_secrets or CREDENTIAL_NAME.search(env_name):
+                problems.append(
+                    (at + ("env", env_name), "looks like a credential and must not be a plain value; move it to secrets: (a Secret Manager reference)")
+                )
+        plain = set(service.env) | {k for g in service.env_groups for k in platform.env_groups.get(g, {})}
+        from_secrets = set(service.secrets)
+        from_calls = {platform.service(c).url_name for c in service.calls if c in names}
+        for clash in sorted((plain & from_secrets) | (plain & from_calls) | (from_secrets & from_calls)):
+            problems.append((at, f"sets {clash} more than once (env, secrets, calls); keep one"))
+        if "PORT" in plain:
+            problems.append((at + ("env", "PORT"), "PORT is reserved by Cloud Run; remove it and set port: instead"))
+
+    for group, values in platform.env_groups.items():
+        for env_name in values:
+            if env_name in declared_secrets or CREDENTIAL_NAME.search(env_name):
+                problems.append((("env_groups", group, env_name), "looks like a credential and must not be a plain value; use a service's secrets: instead"))
+
+    url_names = [s.url_name for s in platform.services if s.url_name]
+    for index, service in enumerate(platform.services):
+        if service.url_name and url_names.count(service.url_name) > 1:
+            problems.append((("services", index, "url_name"), f"{service.url_name!r} is used by more than one service; make it unique"))
+
+    for role in platform.deployer_project_roles:
+        if role in FORBIDDEN_DEPLOYER_ROLES:
+            problems.append((("deployer_project_roles",), f"{role} is far broader than deploying needs; list the specific roles instead"))
+
+    problems += _check_environments(platform)
+    return problems
+
+
+def _check_environments(platform: Platform) -> list[Problem]:
+    problems: list[Problem] = []
+    templates = {("traditions_bucket",): platform.traditions_bucket, ("service_urls_secret",): platform.service_urls_secret}
+    for at, template in templates.items():
+        unknown = placeholders(template) - {"env", "project"}
+        if unknown:
+            problems.append((at, f"unknown placeholder(s) {sorted(unknown)}; only {{env}} and {{project}} are allowed"))
+    for env_name, environment in platform.environments.items():
+        at = ("environments", env_name)
+        wi = environment.workload_identity
+        if f"'{platform.github.repository}'" not in wi.attribute_condition and "assertion.sub" not in wi.attribute_condition:
+            problems.append(
+                (at + ("workload_identity", "attribute_condition"), f"does not pin the repository; include assertion.repository == '{platform.github.repository}'")
+            )
+        known = BUILTIN_PLACEHOLDERS | set(environment.vars)
+        for index, service in enumerate(platform.services):
+            values = dict(service.env)
+            for group in service.env_groups:
+                values.update(platform.env_groups.get(group, {}))
+            for name, value in values.items():
+                missing = placeholders(value) - known
+                if missing:
+                    problems.append(
+                        (("services", index, "env", name), f"uses {sorted(missing)}, unknown in environment {env_name!r}; define it under environments.{env_name}.vars")
+                    )
+            account_id = runtime_account_id(service.name, env_name)
+            if not ACCOUNT_ID.match(account_id):
+                problems.append(
+                    (("services", index, "name"), f"runtime service account id {account_id!r} would be longer than 30 characters; shorten the service name")
+                )
+        if placeholders(platform.traditions_bucket) <= {"env", "project"}:
+            name = platform.traditions_bucket.format(env=env_name, project=environment.project_id)
+            problem = bucket_name_problem(name)
+            if problem:
+                problems.append((("traditions_bucket",), f"in environment {env_name!r}: {problem}"))
+    return problems
+
+
+def runtime_account_id(service_name: str, environment_name: str) -> str:
+    return f"{service_name}-{environment_name}"

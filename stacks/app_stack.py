@@ -1,0 +1,231 @@
+"""Per-environment application: Cloud Run services, the gateway, and the
+Secret Manager secrets that publish the services' URLs.
+
+State lives in the environment's state bucket, named from configuration: a
+reference to the local-backend bootstrap stack would become a remote-state
+lookup of a local file that CI cannot see.
+"""
+
+from __future__ import annotations
+
+from cdktf import (
+    Fn,
+    GcsBackend,
+    Postcondition,
+    TerraformOutput,
+    TerraformResourceLifecycle,
+    TerraformStack,
+    TerraformVariable,
+    TerraformVariableValidationConfig,
+)
+from cdktf_cdktf_provider_google.data_google_artifact_registry_docker_image import (
+    DataGoogleArtifactRegistryDockerImage,
+)
+from cdktf_cdktf_provider_google.data_google_artifact_registry_repositories import (
+    DataGoogleArtifactRegistryRepositories,
+)
+from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject
+from constructs import Construct
+
+from constructs_lib.ci_deployer import service_account_email
+from constructs_lib.cloud_run_service import CloudRunService, ContainerSpec, HttpProbe
+from constructs_lib.docker_registry import registry_url_prefix
+from constructs_lib.hardened_bucket import HardenedBucket
+from constructs_lib.published_secret import PublishedSecret
+from platform_config import Platform, Service, runtime_account_id
+
+from .environment import bucket_retention, environment_labels, google_provider
+
+TRADITIONS_ROLES = {"objectViewer": "roles/storage.objectViewer", "objectAdmin": "roles/storage.objectAdmin"}
+# Docker's tag grammar.
+IMAGE_TAG_PATTERN = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+
+
+def app_state_prefix(env_name: str) -> str:
+    return f"app/{env_name}"
+
+
+def image_tag_variable_name(image: str) -> str:
+    return f"image_tag_{image.replace('-', '_').replace('.', '_')}"
+
+
+def deterministic_service_url(service_name: str, project_number: str, region: str) -> str:
+    """Cloud Run's URL for a service, known before the service exists; wiring
+    it instead of a resource reference lets services call each other in a
+    cycle (journal <-> users) within one apply."""
+    return f"https://{service_name}-{project_number}.{region}.run.app"
+
+
+def json_url_key(url_name: str) -> str:
+    """AGENT_SERVICE_URL -> agent_service_url, the key in service-urls-<env>."""
+    return url_name.lower()
+
+
+class AppStack(TerraformStack):
+    def __init__(self, scope: Construct, id: str, *, platform: Platform, env_name: str) -> None:
+        super().__init__(scope, id)
+        environment = platform.environments[env_name]
+        project, region = environment.project_id, environment.region
+        labels = environment_labels(platform, env_name)
+        deployer_member = f"serviceAccount:{service_account_email(environment.deployer_account_id, project)}"
+
+        GcsBackend(self, bucket=environment.state_bucket, prefix=app_state_prefix(env_name))
+        google_provider(self, environment)
+
+        project_number = DataGoogleProject(self, "project", project_id=project).number
+        registry_check = self._registry_check(env_name, project, region, environment.registry_repository)
+        image_tags = self._image_tags(platform, registry_check, project, region, environment.registry_repository)
+
+        traditions_name = platform.traditions_bucket.format(project=project, env=env_name)
+        traditions = HardenedBucket(
+            self,
+            "traditions",
+            project=project,
+            name=traditions_name,
+            location=region,
+            retention=bucket_retention(platform),
+            labels={**labels, "purpose": "traditions"},
+        )
+
+        placeholders = {"env": env_name, "project": project, "region": region, "traditions": traditions_name, **environment.vars}
+        image_prefix = registry_url_prefix(region, project, environment.registry_repository)
+        services: dict[str, CloudRunService] = {}
+        for service in platform.services:
+            url_env = {
+                platform.service(called).url_name: deterministic_service_url(called, project_number, region)
+                for called in service.calls
+            }
+            spec = _container_spec(platform, service, placeholders, url_env, f"{image_prefix}/{service.image}:{image_tags[service.image]}")
+            services[service.name] = cloud_run = CloudRunService(
+                self,
+                service.name,
+                project=project,
+                region=region,
+                name=service.name,
+                account_id=runtime_account_id(service.name, env_name),
+                container=spec,
+                labels={**labels, "service": service.name},
+                deletion_protection=environment.deletion_protection,
+                deployer_member=deployer_member,
+            )
+            if service.traditions_access:
+                traditions.grant(
+                    f"{service.name}-traditions-access",
+                    role=TRADITIONS_ROLES[service.traditions_access],
+                    member=cloud_run.member,
+                )
+
+        for service in platform.services:
+            if service.public:
+                services[service.name].grant_invoker("public-invoker", member="allUsers")
+                continue
+            for caller in platform.services:
+                if service.name in caller.calls:
+                    services[service.name].grant_invoker(f"invoker-{caller.name}", member=services[caller.name].member)
+
+        adopted = set(environment.adopt_secrets)
+        url_services = [s for s in platform.services if s.url_name]
+        for service in url_services:
+            PublishedSecret(
+                self,
+                f"url-secret-{service.url_name}",
+                project=project,
+                secret_id=service.url_name,
+                value=services[service.name].uri,
+                labels=labels,
+                exists=service.url_name in adopted,
+            )
+        all_urls_id = platform.service_urls_secret.format(project=project, env=env_name)
+        PublishedSecret(
+            self,
+            "url-secret-all",
+            project=project,
+            secret_id=all_urls_id,
+            value=Fn.jsonencode({json_url_key(s.url_name): services[s.name].uri for s in url_services}),
+            labels=labels,
+            exists=all_urls_id in adopted,
+        )
+
+        TerraformOutput(self, "service_urls", value={name: svc.uri for name, svc in services.items()})
+
+    def _registry_check(self, env_name: str, project: str, region: str, repository: str):
+        """Fails `tofu plan` early, with the fix, when the registry is missing."""
+        return DataGoogleArtifactRegistryRepositories(
+            self,
+            "registry-check",
+            project=project,
+            location=region,
+            lifecycle=TerraformResourceLifecycle(
+                postcondition=[
+                    Postcondition(
+                        condition=f'contains([for r in self.repositories : r.repository_id], "{repository}")',
+                        error_message=(
+                            f"Artifact Registry repository {repository} does not exist in {project} ({region}): "
+                            f"apply bootstrap-{env_name} first (README, Deploy from scratch)."
+                        ),
+                    )
+                ]
+            ),
+        )
+
+    def _image_tags(self, platform: Platform, registry_check, project: str, region: str, repository: str) -> dict[str, str]:
+        """One required input per image, checked at plan time: the tag is
+        well-formed and the image with that tag is in the registry."""
+        tags: dict[str, str] = {}
+        for image in sorted({s.image for s in platform.services}):
+            name = image_tag_variable_name(image)
+            variable = TerraformVariable(
+                self,
+                name,
+                type="string",
+                nullable=False,
+                description=f"Tag of the {image} image to deploy, e.g. v1.0.0-22403cf (set by CI: -var {name}=...)",
+                validation=[
+                    TerraformVariableValidationConfig(
+                        condition=f'can(regex("{IMAGE_TAG_PATTERN}", var.{name}))',
+                        error_message=f"{name} must be a Docker image tag such as v1.0.0-22403cf; pass -var {name}=<tag>.",
+                    )
+                ],
+            )
+            DataGoogleArtifactRegistryDockerImage(
+                self,
+                f"image-check-{image}",
+                project=project,
+                location=region,
+                repository_id=repository,
+                image_name=f"{image}:{variable.string_value}",
+                # Read only once the registry is known to exist, so a missing
+                # registry is reported as such rather than as a missing image.
+                depends_on=[registry_check],
+            )
+            tags[image] = variable.string_value
+        return tags
+
+
+def _container_spec(
+    platform: Platform, service: Service, placeholders: dict[str, str], url_env: dict[str, str], image: str
+) -> ContainerSpec:
+    defaults = platform.service_defaults
+    env: dict[str, str] = {}
+    for group in service.env_groups:
+        env.update(platform.env_groups[group])
+    env.update(service.env)
+    return ContainerSpec(
+        image=image,
+        port=service.port,
+        cpu=service.cpu or defaults.cpu,
+        memory=service.memory or defaults.memory,
+        min_instances=_first(service.min_instances, defaults.min_instances),
+        max_instances=_first(service.max_instances, defaults.max_instances),
+        concurrency=service.concurrency or defaults.concurrency,
+        request_timeout_seconds=service.request_timeout_seconds or defaults.request_timeout_seconds,
+        env={**{k: v.format(**placeholders) for k, v in env.items()}, **url_env},
+        secret_env=dict(service.secrets),
+        startup_probe=HttpProbe(**service.startup_probe.model_dump()) if service.startup_probe else None,
+        liveness_probe=HttpProbe(**service.liveness_probe.model_dump()) if service.liveness_probe else None,
+    )
+
+
+def _first(value, default):
+    """`value` unless unset; 0 is a real value (scale to zero)."""
+    return default if value is None else value

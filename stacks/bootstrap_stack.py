@@ -1,0 +1,95 @@
+"""Per-environment prerequisites of every deploy, applied once by an admin.
+
+Its state starts on a local backend: the bucket that will hold state cannot
+hold the first state of the stack that creates it.
+"""
+
+from __future__ import annotations
+
+from cdktf import GcsBackend, LocalBackend, TerraformOutput, TerraformStack
+from constructs import Construct
+
+from constructs_lib.ci_deployer import CiDeployer
+from constructs_lib.docker_registry import DockerRegistry
+from constructs_lib.github_workload_identity import GitHubWorkloadIdentity
+from constructs_lib.hardened_bucket import HardenedBucket
+from constructs_lib.ordering import after
+from constructs_lib.project_services import ProjectServices
+from platform_config import Adoptable, Platform
+
+from .environment import bucket_retention, environment_labels, google_provider
+
+# Relative, so the state lives in the stack's own folder and the synthesized
+# JSON holds no path of the machine it was synthesized on.
+LOCAL_STATE_FILE = "terraform.tfstate"
+BOOTSTRAP_STATE_PREFIX = "bootstrap"
+
+
+class BootstrapStack(TerraformStack):
+    def __init__(self, scope: Construct, id: str, *, platform: Platform, env_name: str) -> None:
+        super().__init__(scope, id)
+        environment = platform.environments[env_name]
+        project = environment.project_id
+        adopt = set(environment.adopt)
+        labels = environment_labels(platform, env_name)
+
+        if environment.bootstrap_backend == "gcs":
+            GcsBackend(self, bucket=environment.state_bucket, prefix=BOOTSTRAP_STATE_PREFIX)
+        else:
+            LocalBackend(self, path=LOCAL_STATE_FILE)
+        google_provider(self, environment)
+
+        apis = ProjectServices(self, "apis", project=project, apis=platform.apis)
+        registry = DockerRegistry(
+            self,
+            "registry",
+            project=project,
+            region=environment.region,
+            repository_id=environment.registry_repository,
+            keep_recent_versions=platform.registry_cleanup.keep_recent_versions,
+            delete_untagged_after_days=platform.registry_cleanup.delete_untagged_after_days,
+            labels=labels,
+            exists=Adoptable.registry in adopt,
+        )
+        state_bucket = HardenedBucket(
+            self,
+            "state-bucket",
+            project=project,
+            name=environment.state_bucket,
+            location=environment.region,
+            retention=bucket_retention(platform),
+            labels={**labels, "purpose": "tofu-state"},
+            exists=Adoptable.state_bucket in adopt,
+        )
+        deployer = CiDeployer(
+            self,
+            "deployer",
+            project=project,
+            account_id=environment.deployer_account_id,
+            project_roles=platform.deployer_project_roles,
+            bucket_permissions=platform.deployer_bucket_permissions,
+            exists=Adoptable.deployer in adopt,
+        )
+        state_bucket.grant("deployer-state-access", role="roles/storage.objectAdmin", member=deployer.member)
+        registry.grant("deployer-image-push", role="roles/artifactregistry.writer", member=deployer.member)
+
+        wi = environment.workload_identity
+        github = GitHubWorkloadIdentity(
+            self,
+            "github",
+            project=project,
+            pool_id=wi.pool_id,
+            provider_id=wi.provider_id,
+            repository=platform.github.repository,
+            attribute_condition=wi.attribute_condition,
+            pool_exists=Adoptable.workload_identity_pool in adopt,
+            provider_exists=Adoptable.workload_identity_provider in adopt,
+        )
+        github.allow_impersonation("deployer-impersonation", service_account_name=deployer.account.name)
+        after(apis.services, registry, state_bucket, deployer, github)
+
+        # What CI needs, stored as repository variables (README, Deploy from scratch).
+        TerraformOutput(self, "deployer_email", value=deployer.account.email)
+        TerraformOutput(self, "workload_identity_provider", value=github.provider.name)
+        TerraformOutput(self, "registry_url_prefix", value=registry.url_prefix)
+        TerraformOutput(self, "state_bucket", value=state_bucket.bucket.name)

@@ -1,0 +1,71 @@
+"""One synthesis of the default configuration per test session: importing the
+provider bindings is the expensive part, so every test reads this output."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from platform_config import DEFAULT_CONFIG, Platform, load_platform, parse_platform  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def synthesize(platform: Platform, outdir: Path) -> dict[str, dict]:
+    """Synthesizes every stack into `outdir`; returns stack name -> JSON."""
+    from stacks import build_app
+
+    build_app(platform, str(outdir)).synth()
+    return read_stacks(outdir)
+
+
+def read_stacks(outdir: Path) -> dict[str, dict]:
+    return {path.parent.name: json.loads(path.read_text()) for path in sorted(outdir.glob("stacks/*/cdk.tf.json"))}
+
+
+@pytest.fixture(scope="session")
+def raw_config() -> dict:
+    """The default configuration as plain data; tests deep-copy it to vary it."""
+    return yaml.safe_load(DEFAULT_CONFIG.read_text())
+
+
+@pytest.fixture
+def config_copy(raw_config) -> dict:
+    return copy.deepcopy(raw_config)
+
+
+@pytest.fixture(scope="session")
+def platform() -> Platform:
+    return load_platform(DEFAULT_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory, platform) -> Path:
+    outdir = tmp_path_factory.mktemp("cdktf.out")
+    synthesize(platform, outdir)
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def stacks(synth_dir) -> dict[str, dict]:
+    return read_stacks(synth_dir)
+
+
+@pytest.fixture(scope="session")
+def synthesize_variant(tmp_path_factory, raw_config):
+    """Synthesizes a variant of the default configuration (in this process,
+    so the provider import is not paid again)."""
+
+    def run(mutate) -> dict[str, dict]:
+        config = copy.deepcopy(raw_config)
+        mutate(config)
+        return synthesize(parse_platform(config), tmp_path_factory.mktemp("variant"))
+
+    return run

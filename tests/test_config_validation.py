@@ -1,0 +1,174 @@
+"""Bad configuration fails before any JSON is written, one line per problem
+naming the file, the field path and the fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from platform_config import ConfigError, load_platform, parse_platform
+
+from .conftest import ROOT
+
+SOURCE = "platform.yaml"
+
+
+def problems(config: dict) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_platform(config, source=SOURCE)
+    return caught.value.problems
+
+
+def service(config: dict, name: str) -> dict:
+    return next(s for s in config["services"] if s["name"] == name)
+
+
+def single(lines: list[str], field_path: str, *words: str) -> str:
+    """The one problem line for `field_path`; it must carry every word."""
+    matching = [line for line in lines if line.startswith(f"{SOURCE}: {field_path}: ")]
+    assert len(matching) == 1, f"expected one problem at {field_path}, got {lines}"
+    for word in words:
+        assert word in matching[0], f"{word!r} missing from {matching[0]!r}"
+    return matching[0]
+
+
+def test_default_configuration_is_valid(raw_config):
+    platform = parse_platform(raw_config)
+    assert set(platform.environments) == {"staging", "production"}
+
+
+def test_unknown_key(config_copy):
+    config_copy["environments"]["production"]["projct_id"] = "mindmirror-prod"
+    single(problems(config_copy), "environments.production.projct_id", "unknown key", "remove it")
+
+
+def test_missing_field(config_copy):
+    del config_copy["environments"]["production"]["region"]
+    single(problems(config_copy), "environments.production.region", "missing", "add it")
+
+
+@pytest.mark.parametrize("project_id", ["Mindmirror_Prod", "mm", "1mindmirror", "mindmirror-"])
+def test_bad_project_id(config_copy, project_id):
+    config_copy["environments"]["production"]["project_id"] = project_id
+    single(problems(config_copy), "environments.production.project_id", repr(project_id), "6-30 lowercase")
+
+
+def test_unknown_region(config_copy):
+    config_copy["environments"]["staging"]["region"] = "mars-north9"
+    single(problems(config_copy), "environments.staging.region", "'mars-north9' is not a Google Cloud region", "us-east4")
+
+
+def test_duplicate_service_names(config_copy):
+    duplicate = dict(service(config_copy, "meals-service"), url_name="MEALS2_SERVICE_URL")
+    config_copy["services"].append(duplicate)
+    single(problems(config_copy), "services[meals-service].name", "duplicate service name", "unique")
+
+
+@pytest.mark.parametrize("port", [0, 70000])
+def test_port_out_of_range(config_copy, port):
+    service(config_copy, "habits-service")["port"] = port
+    single(problems(config_copy), "services[habits-service].port", str(port), "fix the value")
+
+
+def test_service_reading_undeclared_secret(config_copy):
+    service(config_copy, "meals-service")["secrets"]["STRIPE_KEY"] = "STRIPE_KEY"
+    single(
+        problems(config_copy),
+        "services[meals-service].secrets.STRIPE_KEY",
+        "'STRIPE_KEY', which is not declared",
+        "add it to operator_secrets",
+    )
+
+
+def test_call_to_unknown_service(config_copy):
+    service(config_copy, "users-service")["calls"].append("billing-service")
+    single(problems(config_copy), "services[users-service].calls", "unknown service 'billing-service'", "use one of")
+
+
+@pytest.mark.parametrize("condition", ["", "   "])
+def test_empty_workload_identity_condition(config_copy, condition):
+    config_copy["environments"]["production"]["workload_identity"]["attribute_condition"] = condition
+    single(
+        problems(config_copy),
+        "environments.production.workload_identity.attribute_condition",
+        "is empty",
+        "assertion.repository ==",
+    )
+
+
+def test_workload_identity_condition_must_pin_the_repository(config_copy):
+    config_copy["environments"]["staging"]["workload_identity"]["attribute_condition"] = "assertion.ref == 'refs/heads/staging'"
+    single(
+        problems(config_copy),
+        "environments.staging.workload_identity.attribute_condition",
+        "does not pin the repository",
+        "'Peleke/MindMirror'",
+    )
+
+
+@pytest.mark.parametrize("bucket", ["MindMirror_State!", "ab", "google-state", "goog-state", "-state-"])
+def test_invalid_state_bucket_name(config_copy, bucket):
+    config_copy["environments"]["production"]["state_bucket"] = bucket
+    single(problems(config_copy), "environments.production.state_bucket", repr(bucket), "3-63 lowercase")
+
+
+def test_invalid_traditions_bucket_name_after_substitution(config_copy):
+    config_copy["traditions_bucket"] = "Traditions-{project}-{env}"
+    lines = problems(config_copy)
+    single([line for line in lines if "staging" in line], "traditions_bucket", "'Traditions-mindmirror-69-staging'")
+
+
+def test_deployer_may_not_be_owner(config_copy):
+    config_copy["deployer_project_roles"].append("roles/owner")
+    single(problems(config_copy), "deployer_project_roles", "roles/owner", "specific roles")
+
+
+def test_credential_as_plain_env_value_is_refused(config_copy):
+    service(config_copy, "meals-service")["env"]["OPENAI_API_KEY"] = "sk-live-123"
+    single(problems(config_copy), "services[meals-service].env.OPENAI_API_KEY", "credential", "secrets:")
+
+
+def test_unknown_placeholder_names_the_environment(config_copy):
+    service(config_copy, "meals-service")["env"]["REGION_NAME"] = "{zone}"
+    lines = problems(config_copy)
+    assert len([line for line in lines if "services[meals-service].env.REGION_NAME" in line]) == 2
+    assert any("environments.staging.vars" in line for line in lines)
+
+
+def test_runtime_account_id_too_long(config_copy):
+    service(config_copy, "gateway")["name"] = "graphql-gateway-service"
+    lines = [line for line in problems(config_copy) if "production" in line]
+    single(lines, "services[graphql-gateway-service].name", "'graphql-gateway-service-production'", "longer than 30", "shorten")
+
+
+def test_every_problem_is_reported_at_once(config_copy):
+    config_copy["environments"]["staging"]["region"] = "mars-north9"
+    config_copy["environments"]["production"]["project_id"] = "BAD"
+    assert len(problems(config_copy)) == 2
+
+
+def test_duplicate_yaml_keys_are_refused(tmp_path):
+    text = (ROOT / "config" / "platform.yaml").read_text().replace("name: mindmirror\n", "name: mindmirror\nname: other\n", 1)
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_platform(path)
+    assert caught.value.problems[0].startswith(f"{path}: invalid YAML")
+    assert "duplicate key 'name'" in caught.value.problems[0]
+
+
+def test_bad_configuration_exits_non_zero_and_writes_nothing(tmp_path, config_copy):
+    config_copy["environments"]["staging"]["region"] = "mars-north9"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config_copy))
+    outdir = tmp_path / "out"
+    env = {**os.environ, "PLATFORM_CONFIG": str(path), "CDKTF_OUTDIR": str(outdir)}
+    result = subprocess.run([sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {path}: environments.staging.region: 'mars-north9' is not a Google Cloud region; use one of e.g. us-east4, us-central1, europe-west1 (see `gcloud run regions list`)"
+    assert not Path(outdir).exists()
