@@ -20,7 +20,7 @@ OUT := cdktf.out
 PIPENV_VERSION := 2026.10.3
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: help install synth cdktf-synth test clean
+.PHONY: help install synth cdktf-synth security test clean
 
 help:
 	@echo "make synth   synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
@@ -53,8 +53,12 @@ synth: $(VENV)/.synced
 cdktf-synth: $(VENV)/.synced node_modules/.installed
 	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$$PATH" npx cdktf synth
 
+# checkov over every synthesized stack (also part of make test).
+security: synth $(CHECKOV)
+	@$(PY) tools/security_gate.py $(OUT) --checkov $(CHECKOV)
+
 test: install
-	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$$PATH" $(PY) -m pytest
+	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(OUT) .pytest_cache

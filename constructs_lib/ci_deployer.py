@@ -15,8 +15,8 @@ def service_account_email(account_id: str, project: str) -> str:
 
 
 class CiDeployer(Construct):
-    """The deployer account, its project roles, and a custom role for the
-    app's buckets. Access to specific resources (state bucket, registry,
+    """The deployer account, its predefined project roles, and one custom role
+    holding exactly the permissions deploying needs. Access to specific resources (state bucket, registry,
     runtime service accounts) is granted on those resources by their owners."""
 
     def __init__(
@@ -27,12 +27,10 @@ class CiDeployer(Construct):
         project: str,
         account_id: str,
         project_roles: list[str],
-        bucket_permissions: list[str],
+        custom_role_permissions: list[str],
         exists: bool = False,
     ) -> None:
         super().__init__(scope, id)
-        self.email = service_account_email(account_id, project)
-        self.member = f"serviceAccount:{self.email}"
         self.account = ServiceAccount(
             self,
             "account",
@@ -40,17 +38,19 @@ class CiDeployer(Construct):
             account_id=account_id,
             display_name="GitHub Actions deployer (managed by cdktf)",
         )
-        adopt_if(self.account, exists, f"projects/{project}/serviceAccounts/{self.email}")
+        adopt_if(self.account, exists, f"projects/{project}/serviceAccounts/{service_account_email(account_id, project)}")
+        # A reference, so grants wait for the account on a fresh project.
+        self.member = f"serviceAccount:{self.account.email}"
         for role in project_roles:
             ProjectIamMember(self, f"role-{role.removeprefix('roles/')}", project=project, role=role, member=self.member)
-        if bucket_permissions:
-            bucket_role = ProjectIamCustomRole(
+        if custom_role_permissions:
+            custom_role = ProjectIamCustomRole(
                 self,
-                "bucket-role",
+                "custom-role",
                 project=project,
-                role_id="cdktfDeployerBuckets",
-                title="Deployer: manage app buckets",
-                description="Create and configure buckets without deleting any (managed by cdktf)",
-                permissions=bucket_permissions,
+                role_id="cdktfDeployer",
+                title="CI deployer",
+                description="Exactly what deploying the app stack needs (managed by cdktf)",
+                permissions=custom_role_permissions,
             )
-            ProjectIamMember(self, "role-buckets", project=project, role=bucket_role.name, member=self.member)
+            ProjectIamMember(self, "role-custom", project=project, role=custom_role.name, member=self.member)

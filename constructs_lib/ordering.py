@@ -11,7 +11,8 @@ from constructs import Construct
 def after(dependencies: Iterable[TerraformResource], *constructs: Construct) -> None:
     """Makes every resource inside `constructs` wait for `dependencies`
     (e.g. the Google APIs a fresh project must enable first)."""
-    addresses = [dependency.fqn for dependency in dependencies]
+    # Plain addresses, as cdktf writes depends_on itself (not "${...}").
+    addresses = [f"{d.terraform_resource_type}.{d.friendly_unique_id}" for d in dependencies]
     for construct in constructs:
         for node in construct.node.find_all():
             if isinstance(node, TerraformResource):

@@ -208,7 +208,8 @@ class ServiceDefaults(Strict):
 class WorkloadIdentity(Strict):
     pool_id: PoolOrProviderId
     provider_id: PoolOrProviderId
-    # CEL over the GitHub token's claims; it must pin the repository and branch.
+    # CEL over the GitHub token's claims; it must pin the repository (checkov's
+    # CKV_GCP_125 wants it through assertion.sub) and should pin the branch.
     attribute_condition: str
 
     @field_validator("attribute_condition")
@@ -217,7 +218,7 @@ class WorkloadIdentity(Strict):
         if not value.strip():
             raise ValueError(
                 "is empty, so any GitHub repository could impersonate the deployer; pin it, e.g. "
-                "assertion.repository == 'OWNER/REPO' && assertion.ref == 'refs/heads/main'"
+                "assertion.sub == 'repo:OWNER/REPO:environment:production' && assertion.ref == 'refs/heads/main'"
             )
         return value.strip()
 
@@ -250,9 +251,8 @@ class Platform(Strict):
     github: GitHub
     apis: list[Annotated[str, _matches(re.compile(r"^[a-z0-9.-]+\.googleapis\.com$"), "use e.g. run.googleapis.com")]]
     deployer_project_roles: list[Annotated[str, _matches(re.compile(r"^roles/[A-Za-z0-9_.]+$"), "use e.g. roles/run.admin")]]
-    # Bucket-level permissions the deployer needs project-wide to manage the
-    # app's own buckets; given as a custom role so no storage.admin is granted.
-    deployer_bucket_permissions: list[Annotated[str, _matches(re.compile(r"^storage\.buckets\.[A-Za-z]+$"), "use storage.buckets.* permissions")]]
+    # One custom role with exactly what deploying needs, instead of *Admin roles.
+    deployer_permissions: list[Annotated[str, _matches(re.compile(r"^[a-z]+\.[A-Za-z]+\.[A-Za-z]+$"), "use a permission such as run.services.update")]]
     bucket_retention: BucketRetentionPolicy
     registry_cleanup: RegistryCleanup
     traditions_bucket: NonEmpty
@@ -346,9 +346,13 @@ def _check_environments(platform: Platform) -> list[Problem]:
     for env_name, environment in platform.environments.items():
         at = ("environments", env_name)
         wi = environment.workload_identity
-        if f"'{platform.github.repository}'" not in wi.attribute_condition and "assertion.sub" not in wi.attribute_condition:
+        pins = (f"assertion.repository == '{platform.github.repository}'", f"assertion.sub == 'repo:{platform.github.repository}:")
+        if not any(pin in wi.attribute_condition for pin in pins):
             problems.append(
-                (at + ("workload_identity", "attribute_condition"), f"does not pin the repository; include assertion.repository == '{platform.github.repository}'")
+                (
+                    at + ("workload_identity", "attribute_condition"),
+                    f"does not pin the repository; include assertion.sub == 'repo:{platform.github.repository}:environment:{env_name}'",
+                )
             )
         known = BUILTIN_PLACEHOLDERS | set(environment.vars)
         for index, service in enumerate(platform.services):

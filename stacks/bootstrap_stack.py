@@ -67,7 +67,7 @@ class BootstrapStack(TerraformStack):
             project=project,
             account_id=environment.deployer_account_id,
             project_roles=platform.deployer_project_roles,
-            bucket_permissions=platform.deployer_bucket_permissions,
+            custom_role_permissions=platform.deployer_permissions,
             exists=Adoptable.deployer in adopt,
         )
         state_bucket.grant("deployer-state-access", role="roles/storage.objectAdmin", member=deployer.member)

@@ -97,7 +97,7 @@ def test_empty_workload_identity_condition(config_copy, condition):
         problems(config_copy),
         "environments.production.workload_identity.attribute_condition",
         "is empty",
-        "assertion.repository ==",
+        "assertion.sub == 'repo:OWNER/REPO:",
     )
 
 
@@ -107,7 +107,7 @@ def test_workload_identity_condition_must_pin_the_repository(config_copy):
         problems(config_copy),
         "environments.staging.workload_identity.attribute_condition",
         "does not pin the repository",
-        "'Peleke/MindMirror'",
+        "assertion.sub == 'repo:Peleke/MindMirror:environment:staging'",
     )
 
 
