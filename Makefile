@@ -18,7 +18,6 @@ PY := $(VENV)/bin/python
 OUT := cdktf.out
 
 PIPENV_VERSION := 2026.10.3
-CHECKOV_VERSION := 3.3.30
 
 .PHONY: help install synth cdktf-synth security test clean
 
@@ -35,9 +34,10 @@ $(VENV)/.synced: Pipfile.lock | $(PIPENV)
 	@touch $@
 
 # checkov lives in its own environment: locking it with the app's packages takes too long.
-$(CHECKOV):
+$(CHECKOV): tools/checkov-requirements.txt
 	@$(PYTHON) -m venv $(TOOLS)/checkov
-	@$(TOOLS)/checkov/bin/pip install -q checkov==$(CHECKOV_VERSION)
+	@$(TOOLS)/checkov/bin/pip install -q -r tools/checkov-requirements.txt
+	@touch $@
 
 node_modules/.installed: package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
