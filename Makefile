@@ -19,7 +19,7 @@ OUT := cdktf.out
 
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: help install synth cdktf-synth security test clean
+.PHONY: help install synth cdktf-synth security preflight test clean
 
 help:
 	@echo "make synth   synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
@@ -56,6 +56,10 @@ cdktf-synth: $(VENV)/.synced node_modules/.installed
 # checkov over every synthesized stack (also part of make test).
 security: synth $(CHECKOV)
 	@$(PY) tools/security_gate.py $(OUT) --checkov $(CHECKOV)
+
+# Is the environment's state backend ready for tofu init? (ENV=staging|production)
+preflight: $(VENV)/.synced
+	@$(PY) -m tools.preflight $(ENV)
 
 test: install
 	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)

@@ -380,3 +380,8 @@ def _check_environments(platform: Platform) -> list[Problem]:
 
 def runtime_account_id(service_name: str, environment_name: str) -> str:
     return f"{service_name}-{environment_name}"
+
+
+def app_state_prefix(environment_name: str) -> str:
+    """Where the app stack's state lives in the environment's state bucket."""
+    return f"app/{environment_name}"

@@ -69,3 +69,28 @@ def synthesize_variant(tmp_path_factory, raw_config):
         return synthesize(parse_platform(config), tmp_path_factory.mktemp("variant"))
 
     return run
+
+
+@pytest.fixture(scope="session")
+def bootstrap_state_in_bucket(synthesize_variant) -> dict[str, dict]:
+    """The default platform with production's bootstrap state moved into its bucket."""
+
+    def state_in_bucket(config):
+        config["environments"]["production"]["bootstrap_backend"] = "gcs"
+
+    return synthesize_variant(state_in_bucket)
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator():
+    from . import gcs_emulator as emulator_module
+
+    emulator = emulator_module.start()
+    yield emulator
+    emulator_module.stop(emulator)
+
+
+@pytest.fixture
+def empty_gcs(gcs_emulator):
+    gcs_emulator.reset()
+    return gcs_emulator

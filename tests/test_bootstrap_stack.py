@@ -174,11 +174,8 @@ def test_outputs_for_ci(stack, environment):
     assert outputs["workload_identity_provider"]["value"].endswith(".name}")
 
 
-def test_bootstrap_state_can_move_into_the_bucket(synthesize_variant):
-    def state_in_bucket(config):
-        config["environments"]["production"]["bootstrap_backend"] = "gcs"
-
-    stacks = synthesize_variant(state_in_bucket)
+def test_bootstrap_state_can_move_into_the_bucket(bootstrap_state_in_bucket):
+    stacks = bootstrap_state_in_bucket
     assert stacks["bootstrap-production"]["terraform"]["backend"] == {
         "gcs": {"bucket": "mindmirror-tofu-state", "prefix": "bootstrap"}
     }
