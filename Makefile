@@ -19,7 +19,7 @@ OUT := cdktf.out
 
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: help install synth cdktf-synth security preflight test clean
+.PHONY: help install synth cdktf-synth security preflight synth-diff test clean
 
 help:
 	@echo "make synth   synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
@@ -56,6 +56,11 @@ cdktf-synth: $(VENV)/.synced node_modules/.installed
 # checkov over every synthesized stack (also part of make test).
 security: synth $(CHECKOV)
 	@$(PY) tools/security_gate.py $(OUT) --checkov $(CHECKOV)
+
+# Markdown report of what changed between two synthesized trees.
+synth-diff: $(VENV)/.synced
+	@test -n "$(BASE)" -a -n "$(HEAD)" || { echo "usage: make synth-diff BASE=<cdktf.out dir> HEAD=<cdktf.out dir> [FAIL_ON_DESTRUCTIVE=1]" >&2; exit 2; }
+	@$(PY) -m tools.synth_diff "$(BASE)" "$(HEAD)" $(if $(filter 1,$(FAIL_ON_DESTRUCTIVE)),--fail-on-destructive)
 
 # Is the environment's state backend ready for tofu init? (ENV=staging|production)
 preflight: $(VENV)/.synced

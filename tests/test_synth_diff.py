@@ -1,0 +1,157 @@
+"""The synth diff, on real synthesized output."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tools.synth_diff import FORCES_REPLACEMENT, MARKER, MAX_REPORT_CHARS, diff_trees, render
+
+from .conftest import ROOT
+from .tfjson import resources
+
+
+def by_name(diffs):
+    return {d.name: d for d in diffs}
+
+
+def drop_service(config: dict, name: str) -> None:
+    config["services"] = [s for s in config["services"] if s["name"] != name]
+    for service in config["services"]:
+        service["calls"] = [c for c in service.get("calls", []) if c != name]
+
+
+@pytest.fixture(scope="module")
+def changed_platform(synthesize_variant) -> dict[str, dict]:
+    def change(config):
+        next(s for s in config["services"] if s["name"] == "meals-service")["port"] = 8080
+        drop_service(config, "movements-service")
+        config["environments"]["production"]["state_bucket"] = "mindmirror-tofu-state-v2"
+
+    return synthesize_variant(change)
+
+
+def test_identical_trees_report_no_changes(stacks):
+    report = render(diff_trees(stacks, copy.deepcopy(stacks)))
+    assert report.splitlines() == [MARKER, "## Synth diff", "", "No changes: every synthesized stack is identical."]
+
+
+def test_report_says_exactly_what_changed(stacks, changed_platform):
+    diffs = by_name(diff_trees(stacks, changed_platform))
+
+    bootstrap = diffs["bootstrap-production"]
+    assert not bootstrap.added and not bootstrap.removed
+    [(bucket, changes)] = bootstrap.changed.items()
+    assert bucket.startswith("google_storage_bucket.state-bucket")
+    assert [(c.path, c.old, c.new, c.destructive) for c in changes] == [
+        ("name", "mindmirror-tofu-state", "mindmirror-tofu-state-v2", True)
+    ]
+    assert diffs["bootstrap-staging"].status == "unchanged"
+
+    app = diffs["app-production"]
+    assert app.added == []
+    removed_types = {address.removeprefix("data.").split(".")[0] for address in app.removed}
+    assert {"google_cloud_run_v2_service", "google_service_account", "google_secret_manager_secret"} <= removed_types
+    assert len(app.removed) == 8 and all("movements" in address.lower() for address in app.removed)
+    meals = next(a for a in app.changed if a.startswith("google_cloud_run_v2_service.meals-service"))
+    assert [(c.path, c.old, c.new) for c in app.changed[meals]] == [("template.containers[0].ports.container_port", 8000, 8080)]
+    assert [(c.path, c.new, c.destructive) for c in app.changed["terraform"]] == [("backend.gcs.bucket", "mindmirror-tofu-state-v2", True)]
+    users = next(a for a in app.changed if a.startswith("google_cloud_run_v2_service.users-service"))
+    assert [c.path for c in app.changed[users]] == ["template.containers[0].env[name=MOVEMENTS_SERVICE_URL]"]
+    assert "variable" in app.changed and "output" in app.changed
+    assert app.destructive and bootstrap.destructive
+
+    report = render(diff_trees(stacks, changed_platform))
+    assert "### bootstrap-production: 0 added, 0 removed, 1 changed ⚠" in report
+    assert '  - ⚠ `name`: `"mindmirror-tofu-state"` → `"mindmirror-tofu-state-v2"` (forces replacement)' in report
+    assert "  - `template.containers[0].ports.container_port`: `8000` → `8080`" in report
+    assert "**Destructive changes (⚠) in: app-production, app-staging, bootstrap-production.**" in report
+    assert "bootstrap-staging" not in report
+
+
+def test_metadata_is_ignored(stacks):
+    head = copy.deepcopy(stacks)
+    head["app-staging"]["//"]["metadata"]["version"] = "9.9.9"
+    for body in resources(head["app-staging"], "google_service_account").values():
+        body["//"]["metadata"]["path"] = "elsewhere"
+    assert {d.status for d in diff_trees(stacks, head)} == {"unchanged"}
+
+
+def some_resource(stacks: dict, resource_type: str) -> tuple[str, str]:
+    for stack_name, stack in stacks.items():
+        for name in resources(stack, resource_type):
+            return stack_name, name
+    raise AssertionError(f"no {resource_type} in the default stacks")
+
+
+@pytest.mark.parametrize(
+    "resource_type, attribute",
+    sorted((t, a) for t, attributes in FORCES_REPLACEMENT.items() for a in attributes),
+)
+def test_replacement_table_entry_is_flagged_destructive(stacks, resource_type, attribute):
+    stack_name, name = some_resource(stacks, resource_type)
+    head = copy.deepcopy(stacks)
+    head[stack_name]["resource"][resource_type][name][attribute] = "changed-by-test"
+    [stack_diff] = [d for d in diff_trees(stacks, head) if d.status == "changed"]
+    [change] = stack_diff.changed[f"{resource_type}.{name}"]
+    assert change.path == attribute and change.destructive
+
+
+def test_in_place_changes_are_not_destructive(stacks):
+    head = copy.deepcopy(stacks)
+    stack_name, name = some_resource(stacks, "google_storage_bucket")
+    head[stack_name]["resource"]["google_storage_bucket"][name]["labels"]["team"] = "platform"
+    _, member = some_resource(stacks, "google_storage_bucket_iam_member")
+    head[stack_name]["resource"]["google_storage_bucket_iam_member"][member]["role"] = "roles/storage.objectViewer"
+    diffs = [d for d in diff_trees(stacks, head) if d.status == "changed"]
+    assert len(diffs) == 1 and not diffs[0].destructive
+
+
+def test_added_and_removed_stacks(stacks):
+    head = copy.deepcopy(stacks)
+    head["app-qa"] = head.pop("app-staging")
+    diffs = by_name(diff_trees(stacks, head))
+    assert diffs["app-qa"].status == "added" and not diffs["app-qa"].destructive
+    assert diffs["app-staging"].status == "removed" and diffs["app-staging"].destructive
+    report = render(list(diffs.values()))
+    assert "### app-qa (new stack):" in report
+    assert "### app-staging (stack removed):" in report
+
+
+def test_long_reports_are_truncated_with_a_note(stacks):
+    head = copy.deepcopy(stacks)
+    services = head["app-production"]["resource"]["google_cloud_run_v2_service"]
+    template = next(iter(services.values()))
+    for index in range(3000):
+        services[f"generated_{index:04d}"] = template
+    report = render(diff_trees(stacks, head))
+    assert len(report) <= MAX_REPORT_CHARS + 200
+    assert report.rstrip().endswith("Run `make synth-diff` locally for all of it.")
+
+
+def test_report_is_deterministic(stacks, changed_platform):
+    shuffled = {name: json.loads(json.dumps(stack, sort_keys=True)) for name, stack in reversed(list(changed_platform.items()))}
+    assert render(diff_trees(stacks, changed_platform)) == render(diff_trees(stacks, shuffled))
+
+
+def write_tree(root, stacks):
+    for name, stack in stacks.items():
+        path = root / "stacks" / name / "cdk.tf.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(stack))
+    return root
+
+
+def test_command_fails_on_destructive_only_when_asked(tmp_path, stacks, changed_platform):
+    base = write_tree(tmp_path / "base", stacks)
+    head = write_tree(tmp_path / "head", changed_platform)
+    command = [sys.executable, "-m", "tools.synth_diff", str(base), str(head)]
+    plain = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    strict = subprocess.run([*command, "--fail-on-destructive"], cwd=ROOT, capture_output=True, text=True)
+    assert plain.returncode == 0 and plain.stdout.startswith(MARKER)
+    assert strict.returncode == 3 and strict.stdout == plain.stdout
+    assert "destructive changes found" in strict.stderr

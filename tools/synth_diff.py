@@ -1,0 +1,216 @@
+"""Markdown report of what changed between two synthesized trees.
+
+    python -m tools.synth_diff BASE_OUT HEAD_OUT [--fail-on-destructive]
+    (make synth-diff BASE=<cdktf.out> HEAD=<cdktf.out> [FAIL_ON_DESTRUCTIVE=1])
+
+Per stack: added, removed and changed resources by address, and for changed
+ones each attribute path with old -> new. cdktf's `//` metadata is ignored.
+Destructive: removed resources and stacks, changed backends, and changes to
+attributes that force replacement (FORCES_REPLACEMENT). Deterministic, and
+short enough for a GitHub comment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MARKER = "<!-- cdktf-synth-diff -->"
+# GitHub refuses comments over 65,536 characters; leave room for the note.
+MAX_REPORT_CHARS = 60_000
+MAX_VALUE_CHARS = 80
+
+# Attributes whose change makes the google provider destroy and re-create the
+# resource, for the resource types this project uses. IAM members are left
+# out on purpose: re-creating a binding is how IAM changes are applied.
+FORCES_REPLACEMENT: dict[str, frozenset[str]] = {
+    "google_storage_bucket": frozenset({"name", "location", "project"}),
+    "google_artifact_registry_repository": frozenset({"repository_id", "format", "location", "project", "mode"}),
+    "google_service_account": frozenset({"account_id", "project"}),
+    "google_iam_workload_identity_pool": frozenset({"workload_identity_pool_id", "project"}),
+    "google_iam_workload_identity_pool_provider": frozenset(
+        {"workload_identity_pool_id", "workload_identity_pool_provider_id", "project"}
+    ),
+    "google_project_iam_custom_role": frozenset({"role_id", "project"}),
+    "google_project_service": frozenset({"service", "project"}),
+    "google_cloud_run_v2_service": frozenset({"name", "location", "project"}),
+    "google_secret_manager_secret": frozenset({"secret_id", "project", "replication"}),
+    "google_secret_manager_secret_version": frozenset({"secret", "secret_data"}),
+}
+
+# Top-level blocks reported as a whole, besides resources and data sources.
+OTHER_BLOCKS = ("terraform", "provider", "variable", "output", "import", "locals")
+
+
+@dataclass
+class Change:
+    path: str
+    old: Any
+    new: Any
+    destructive: bool = False
+
+
+@dataclass
+class StackDiff:
+    name: str
+    status: str  # "added", "removed", "changed", "unchanged"
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: dict[str, list[Change]] = field(default_factory=dict)
+
+    @property
+    def destructive(self) -> bool:
+        return bool(self.removed) or any(c.destructive for changes in self.changed.values() for c in changes)
+
+
+def read_tree(outdir: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted(Path(outdir).glob("stacks/*/cdk.tf.json"))}
+
+
+def without_metadata(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_metadata(v) for k, v in value.items() if k != "//"}
+    if isinstance(value, list):
+        return [without_metadata(v) for v in value]
+    return value
+
+
+def blocks(stack: dict) -> dict[str, Any]:
+    """Address -> body for resources, data sources and the other top-level blocks."""
+    stack = without_metadata(stack)
+    found: dict[str, Any] = {}
+    for kind, prefix in (("resource", ""), ("data", "data.")):
+        for resource_type, items in stack.get(kind, {}).items():
+            for name, body in items.items():
+                found[f"{prefix}{resource_type}.{name}"] = body
+    for block in OTHER_BLOCKS:
+        if block in stack:
+            found[block] = stack[block]
+    return found
+
+
+def _keyed(items: list) -> dict[str, Any] | None:
+    """Lists of named objects (env vars) compare by name, not position."""
+    names = [item.get("name") for item in items if isinstance(item, dict)]
+    if len(names) == len(items) and all(isinstance(n, str) for n in names) and len(set(names)) == len(names):
+        return {f"[name={n}]": item for n, item in zip(names, items)}
+    return None
+
+
+def attribute_changes(old: Any, new: Any, path: str = "") -> list[Change]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        changes = []
+        for key in sorted(set(old) | set(new)):
+            sub = f"{path}.{key}" if path else key
+            changes += attribute_changes(old.get(key), new.get(key), sub)
+        return changes
+    if isinstance(old, list) and isinstance(new, list):
+        old_keyed, new_keyed = _keyed(old), _keyed(new)
+        if old_keyed is not None and new_keyed is not None:
+            return [
+                change
+                for key in sorted(set(old_keyed) | set(new_keyed))
+                for change in attribute_changes(old_keyed.get(key), new_keyed.get(key), f"{path}{key}")
+            ]
+        return [
+            change
+            for index in range(max(len(old), len(new)))
+            for change in attribute_changes(
+                old[index] if index < len(old) else None, new[index] if index < len(new) else None, f"{path}[{index}]"
+            )
+        ]
+    return [] if old == new else [Change(path, old, new)]
+
+
+def diff_stack(name: str, base: dict | None, head: dict | None) -> StackDiff:
+    old, new = blocks(base or {}), blocks(head or {})
+    status = "added" if base is None else "removed" if head is None else "changed"
+    result = StackDiff(name, status)
+    result.added = sorted(a for a in new if a not in old)
+    result.removed = sorted(a for a in old if a not in new)
+    for address in sorted(set(old) & set(new)):
+        changes = attribute_changes(old[address], new[address])
+        if changes:
+            for change in changes:
+                change.destructive = forces_replacement(address, change.path)
+            result.changed[address] = changes
+    if status == "changed" and not (result.added or result.removed or result.changed):
+        result.status = "unchanged"
+    return result
+
+
+def forces_replacement(address: str, path: str) -> bool:
+    if address == "terraform":
+        # State in another place: the next apply would not see what exists.
+        return path.startswith("backend")
+    resource_type = address.split(".")[0]
+    top = path.split(".")[0].split("[")[0]
+    return top in FORCES_REPLACEMENT.get(resource_type, frozenset())
+
+
+def diff_trees(base: dict[str, dict], head: dict[str, dict]) -> list[StackDiff]:
+    return [diff_stack(name, base.get(name), head.get(name)) for name in sorted(set(base) | set(head))]
+
+
+def shorten(value: Any) -> str:
+    text = "(absent)" if value is None else json.dumps(value, sort_keys=True)
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+
+
+def render(diffs: list[StackDiff]) -> str:
+    changed = [d for d in diffs if d.status != "unchanged"]
+    lines = [MARKER, "## Synth diff", ""]
+    if not changed:
+        lines.append("No changes: every synthesized stack is identical.")
+        return "\n".join(lines) + "\n"
+    destructive = [d.name for d in changed if d.destructive]
+    lines.append(f"{len(changed)} of {len(diffs)} stacks changed.")
+    if destructive:
+        lines.append(f"**Destructive changes (⚠) in: {', '.join(destructive)}.** Read them before merging.")
+    for d in changed:
+        flag = " ⚠" if d.destructive else ""
+        label = {"added": " (new stack)", "removed": " (stack removed)"}.get(d.status, "")
+        lines += ["", f"### {d.name}{label}: {len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed{flag}"]
+        if d.added:
+            lines += ["", "Added:"] + [f"- `{a}`" for a in d.added]
+        if d.removed:
+            lines += ["", "Removed (destroyed on apply) ⚠:"] + [f"- ⚠ `{a}`" for a in d.removed]
+        if d.changed:
+            lines += ["", "Changed:"]
+            for address, changes in d.changed.items():
+                lines.append(f"- `{address}`")
+                for c in changes:
+                    warning = "⚠ " if c.destructive else ""
+                    note = " (forces replacement)" if c.destructive else ""
+                    lines.append(f"  - {warning}`{c.path}`: `{shorten(c.old)}` → `{shorten(c.new)}`{note}")
+    return truncate("\n".join(lines) + "\n")
+
+
+def truncate(report: str) -> str:
+    if len(report) <= MAX_REPORT_CHARS:
+        return report
+    kept = report[:MAX_REPORT_CHARS].rsplit("\n", 1)[0]
+    dropped = report.count("\n") - kept.count("\n")
+    return kept + f"\n\n… report truncated: {dropped} more lines. Run `make synth-diff` locally for all of it.\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("base", type=Path)
+    parser.add_argument("head", type=Path)
+    parser.add_argument("--fail-on-destructive", action="store_true")
+    args = parser.parse_args(argv)
+    diffs = diff_trees(read_tree(args.base), read_tree(args.head))
+    sys.stdout.write(render(diffs))
+    if args.fail_on_destructive and any(d.destructive for d in diffs):
+        print("synth diff: destructive changes found (see the report)", file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
