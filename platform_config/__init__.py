@@ -1,7 +1,8 @@
 """The platform's configuration: one typed, validated description of every environment."""
 
 from .loader import CONFIG_ENV_VAR, DEFAULT_CONFIG, ConfigError, config_path, load_platform, parse_platform
-from .model import Adoptable, Environment, Platform, Service, app_state_prefix, runtime_account_id
+from .model import Adoptable, Environment, Platform, Service
+from .naming import app_state_prefix, image_tag_variable_name, runtime_account_id
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -12,6 +13,7 @@ __all__ = [
     "Platform",
     "Service",
     "app_state_prefix",
+    "image_tag_variable_name",
     "config_path",
     "load_platform",
     "parse_platform",

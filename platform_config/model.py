@@ -21,6 +21,8 @@ from pydantic import (
     field_validator,
 )
 
+from .naming import runtime_account_id
+
 # Regions that offer Cloud Run, Artifact Registry and Secret Manager.
 GCP_REGIONS = frozenset(
     """
@@ -376,12 +378,3 @@ def _check_environments(platform: Platform) -> list[Problem]:
             if problem:
                 problems.append((("traditions_bucket",), f"in environment {env_name!r}: {problem}"))
     return problems
-
-
-def runtime_account_id(service_name: str, environment_name: str) -> str:
-    return f"{service_name}-{environment_name}"
-
-
-def app_state_prefix(environment_name: str) -> str:
-    """Where the app stack's state lives in the environment's state bucket."""
-    return f"app/{environment_name}"

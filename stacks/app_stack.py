@@ -32,17 +32,13 @@ from constructs_lib.cloud_run_service import CloudRunService, ContainerSpec, Htt
 from constructs_lib.docker_registry import registry_url_prefix
 from constructs_lib.hardened_bucket import HardenedBucket
 from constructs_lib.published_secret import PublishedSecret
-from platform_config import Platform, Service, app_state_prefix, runtime_account_id
+from platform_config import Platform, Service, app_state_prefix, image_tag_variable_name, runtime_account_id
 
 from .environment import bucket_retention, environment_labels, google_provider
 
 TRADITIONS_ROLES = {"objectViewer": "roles/storage.objectViewer", "objectAdmin": "roles/storage.objectAdmin"}
 # Docker's tag grammar.
 IMAGE_TAG_PATTERN = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
-
-
-def image_tag_variable_name(image: str) -> str:
-    return f"image_tag_{image.replace('-', '_').replace('.', '_')}"
 
 
 def deterministic_service_url(service_name: str, project_number: str, region: str) -> str:

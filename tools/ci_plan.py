@@ -1,0 +1,82 @@
+"""What the deploy workflow needs to know, read from the configuration, so the
+workflow holds no list of services or images of its own.
+
+    python -m tools.ci_plan ENV matrix        build matrix of the service images (JSON)
+    python -m tools.ci_plan ENV late-images   images built after the services' URLs are known (JSON)
+    python -m tools.ci_plan ENV tfvars TAG    image_tag_<image> = TAG for every image (tfvars JSON)
+    python -m tools.ci_plan ENV exclude OUT   -exclude flags keeping late-built services out of
+                                              the first apply (reads OUT/stacks/app-ENV/cdk.tf.json)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from platform_config import Platform, Service, image_tag_variable_name, load_platform
+
+
+def _image_entry(service: Service) -> dict[str, str]:
+    return {"image": service.image, "dockerfile": service.build.dockerfile, "context": service.build.context}
+
+
+def _images(platform: Platform, late: bool) -> list[dict[str, str]]:
+    """One entry per image, in configuration order."""
+    seen: dict[str, dict[str, str]] = {}
+    for service in platform.services:
+        if service.build.service_url_build_args == late and service.image not in seen:
+            seen[service.image] = _image_entry(service)
+    return list(seen.values())
+
+
+def build_matrix(platform: Platform) -> list[dict[str, str]]:
+    return _images(platform, late=False)
+
+
+def late_images(platform: Platform) -> list[dict[str, str]]:
+    return _images(platform, late=True)
+
+
+def tfvars(platform: Platform, tag: str) -> dict[str, str]:
+    return {image_tag_variable_name(s.image): tag for s in platform.services}
+
+
+def exclude_flags(platform: Platform, env_name: str, outdir: Path) -> list[str]:
+    """The late-built services' Cloud Run resources and image checks; what
+    depends on them (their invoker grants) is left out by OpenTofu itself."""
+    stack = json.loads((outdir / "stacks" / f"app-{env_name}" / "cdk.tf.json").read_text())
+    late = {s.name for s in platform.services if s.build.service_url_build_args}
+    late_image_names = {entry["image"] for entry in late_images(platform)}
+    flags = []
+    for name, body in stack["resource"]["google_cloud_run_v2_service"].items():
+        if body["name"] in late:
+            flags.append(f"-exclude=google_cloud_run_v2_service.{name}")
+    for name, body in stack.get("data", {}).get("google_artifact_registry_docker_image", {}).items():
+        if body["image_name"].split(":")[0] in late_image_names:
+            flags.append(f"-exclude=data.google_artifact_registry_docker_image.{name}")
+    return sorted(flags)
+
+
+def main(argv: list[str]) -> int:
+    platform = load_platform()
+    if len(argv) < 2 or argv[0] not in platform.environments:
+        print(__doc__, file=sys.stderr)
+        return 2
+    env_name, command, *rest = argv
+    if command == "matrix":
+        print(json.dumps(build_matrix(platform)))
+    elif command == "late-images":
+        print(json.dumps(late_images(platform)))
+    elif command == "tfvars" and len(rest) == 1:
+        print(json.dumps(tfvars(platform, rest[0]), indent=2))
+    elif command == "exclude" and len(rest) == 1:
+        print(" ".join(exclude_flags(platform, env_name, Path(rest[0]))))
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
