@@ -13,9 +13,13 @@ import yaml
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
+from constructs_lib.provider_bindings import import_only_used_submodules  # noqa: E402
 from platform_config import DEFAULT_CONFIG, Platform, load_platform, parse_platform  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# As main.py does; tests/test_synth_shortcuts.py proves the output is the same without it.
+import_only_used_submodules()
 
 
 def synthesize(platform: Platform, outdir: Path) -> dict[str, dict]:
@@ -27,7 +31,12 @@ def synthesize(platform: Platform, outdir: Path) -> dict[str, dict]:
 
 
 def read_stacks(outdir: Path) -> dict[str, dict]:
-    return {path.parent.name: json.loads(path.read_text()) for path in sorted(outdir.glob("stacks/*/cdk.tf.json"))}
+    return {name: json.loads(text) for name, text in stack_files(outdir).items()}
+
+
+def stack_files(outdir: Path) -> dict[str, bytes]:
+    """Stack name -> the exact bytes of its cdk.tf.json."""
+    return {path.parent.name: path.read_bytes() for path in sorted(outdir.glob("stacks/*/cdk.tf.json"))}
 
 
 @pytest.fixture(scope="session")
