@@ -19,7 +19,7 @@ OUT := cdktf.out
 
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: help install synth cdktf-synth security preflight synth-diff test clean
+.PHONY: help install synth cdktf-synth security preflight synth-diff test bench clean
 
 help:
 	@echo "make synth   synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
@@ -68,6 +68,10 @@ preflight: $(VENV)/.synced
 
 test: install
 	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+
+# Timings of every way to synthesize, side by side; writes bench/RESULTS.md (several minutes).
+bench: install
+	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$$PATH" $(PY) bench/run.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache

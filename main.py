@@ -3,18 +3,12 @@
 The configuration is validated before the provider bindings are imported, so a
 bad value fails in a fraction of a second and no JSON is written.
 
-Shortcuts that keep a synth fast (each proven output-neutral by the tests; set
-SYNTH_WITHOUT_SHORTCUTS=1 to run without them):
-- only the provider submodules the constructs use are imported;
-- the garbage collector is off: the run is short, and collecting walks the
-  provider's large object graph again and again;
-- after a successful synth the exit handlers run (jsii stops its node
-  process and removes its files) and the process ends without interpreter
-  teardown, which would walk that graph once more.
+A synthesis takes shortcuts (constructs_lib/provider_bindings.py: only the used
+provider submodules, no garbage-collector walks, no interpreter teardown after
+success); SYNTH_WITHOUT_SHORTCUTS=1 runs without them. The tests prove both
+write the same bytes.
 """
 
-import atexit
-import gc
 import os
 import sys
 
@@ -32,10 +26,9 @@ def main() -> int:
         return 2
 
     if SHORTCUTS:
-        gc.disable()
-        from constructs_lib.provider_bindings import import_only_used_submodules
+        from constructs_lib.provider_bindings import prepare_fast_synth
 
-        import_only_used_submodules()
+        prepare_fast_synth()
     from stacks import build_app
 
     build_app(platform).synth()
@@ -45,12 +38,9 @@ def main() -> int:
 def run() -> None:
     code = main()
     if code == 0 and SHORTCUTS:
-        # What a normal exit does that matters (stop the jsii node process,
-        # remove its temporary files), without the interpreter's teardown.
-        atexit._run_exitfuncs()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        from constructs_lib.provider_bindings import exit_without_teardown
+
+        exit_without_teardown()
     sys.exit(code)
 
 

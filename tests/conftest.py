@@ -39,6 +39,19 @@ def stack_files(outdir: Path) -> dict[str, bytes]:
     return {path.parent.name: path.read_bytes() for path in sorted(outdir.glob("stacks/*/cdk.tf.json"))}
 
 
+ENVIRONMENTS = ["staging", "production"]
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def env_name(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def environment(platform, env_name):
+    return platform.environments[env_name]
+
+
 @pytest.fixture(scope="session")
 def raw_config() -> dict:
     """The default configuration as plain data; tests deep-copy it to vary it."""

@@ -11,22 +11,10 @@ from platform_config.model import CREDENTIAL_NAME
 
 from .tfjson import data_sources, find_cycle, only, resources
 
-ENVIRONMENTS = ["staging", "production"]
-
-
-@pytest.fixture(params=ENVIRONMENTS)
-def env_name(request) -> str:
-    return request.param
-
 
 @pytest.fixture
 def stack(stacks, env_name) -> dict:
     return stacks[f"app-{env_name}"]
-
-
-@pytest.fixture
-def environment(platform, env_name):
-    return platform.environments[env_name]
 
 
 def cloud_run(stack: dict) -> dict[str, dict]:

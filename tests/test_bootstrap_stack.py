@@ -6,22 +6,10 @@ import pytest
 
 from .tfjson import address_of, only, references, resources, strings
 
-ENVIRONMENTS = ["staging", "production"]
-
-
-@pytest.fixture(params=ENVIRONMENTS)
-def env_name(request) -> str:
-    return request.param
-
 
 @pytest.fixture
 def stack(stacks, env_name) -> dict:
     return stacks[f"bootstrap-{env_name}"]
-
-
-@pytest.fixture
-def environment(platform, env_name):
-    return platform.environments[env_name]
 
 
 def test_local_backend_with_relative_path(stack):
@@ -53,7 +41,7 @@ def test_registry_is_docker_with_cleanup(stack, environment, platform):
     assert delete["older_than"] == f"{platform.registry_cleanup.delete_untagged_after_days * 86400}s"
 
 
-def test_state_bucket_is_hardened(stack, environment, platform):
+def test_state_bucket_is_hardened(stack, environment, platform, env_name):
     bucket = only(stack, "google_storage_bucket")
     assert bucket["name"] == environment.state_bucket
     assert bucket["versioning"] == {"enabled": True}
@@ -67,7 +55,7 @@ def test_state_bucket_is_hardened(stack, environment, platform):
     assert {"num_newer_versions": retention.noncurrent_versions_kept, "with_state": "ARCHIVED"} in conditions
     assert {"days_since_noncurrent_time": retention.noncurrent_days_kept, "with_state": "ARCHIVED"} in conditions
     assert bucket["labels"]["managed-by"] == "cdktf"
-    assert bucket["labels"]["environment"] in ENVIRONMENTS
+    assert bucket["labels"]["environment"] == env_name
 
 
 def deployer_member(stack) -> str:

@@ -1,0 +1,199 @@
+"""`make bench`: whole-process timings of every way to synthesize, side by
+side in one run, written to bench/RESULTS.md.
+
+Wall time is measured around each process; peak memory is the largest
+resident set of the process or any descendant it waited for (wait4's
+ru_maxrss), which is the jsii node process in every case here. Commands run
+in rounds (A B C D, A B C D, ...) after one warm-up round, so a drift of the
+machine's speed hits all of them alike; ratios are taken round by round.
+The benchmark is never part of `make test`: no test fails on a clock.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import platform as host
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+PHASE_RUNS = int(os.environ.get("BENCH_PHASE_RUNS", "3"))
+SCALING_SIZES = (10, 50, 200)
+PY = str(ROOT / ".venv" / "bin" / "python")
+ENV = {
+    **os.environ,
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    "CHECKPOINT_DISABLE": "1",
+    "PIPENV_VENV_IN_PROJECT": "1",
+    "PATH": f"{ROOT / '.tools' / 'pipenv' / 'bin'}:{os.environ['PATH']}",
+}
+
+
+def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall seconds, peak MB) of one run; fails loudly if the command fails."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=env or ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    stderr = process.stderr.read().decode(errors="replace")
+    process.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{stderr[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def spread(values: list[float], digits: int = 2) -> str:
+    return f"{statistics.median(values):.{digits}f} | {min(values):.{digits}f} | {max(values):.{digits}f}"
+
+
+def machine_line() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), host.processor())
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{cpu}, {os.cpu_count()} cores, {memory_gb:.0f} GiB; Linux {host.release()}; Python {host.python_version()}; Node {node}"
+
+
+def side_by_side(outdir: Path) -> tuple[list[str], dict[str, list[tuple[float, float]]]]:
+    commands = {
+        "`make synth`": ["make", "-s", "synth"],
+        "app run directly (`python main.py`)": [PY, "main.py"],
+        "`npx cdktf synth`": ["npx", "cdktf", "synth", "--output", str(outdir / "cli")],
+        "naive one-bucket app (`bench/naive_one_bucket.py`)": [PY, "bench/naive_one_bucket.py", str(outdir / "naive")],
+    }
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for round_number in range(RUNS + 1):
+        for name, command in commands.items():
+            sample = measure(command)
+            if round_number:  # round 0 warms caches up
+                results[name].append(sample)
+    rows = ["| command | wall s, median | min | max | peak MB, median | min | max |", "|---|---|---|---|---|---|---|"]
+    for name, samples in results.items():
+        rows.append(f"| {name} | {spread([w for w, _ in samples])} | {spread([m for _, m in samples], 0)} |")
+    return rows, results
+
+
+def ratio_rows(results: dict[str, list[tuple[float, float]]]) -> list[str]:
+    naive = [w for w, _ in results["naive one-bucket app (`bench/naive_one_bucket.py`)"]]
+    rows = ["| ratio, round by round | median | min | max |", "|---|---|---|---|"]
+    for name in ("`make synth`", "app run directly (`python main.py`)", "`npx cdktf synth`"):
+        ratios = [w / n for (w, _), n in zip(results[name], naive)]
+        rows.append(f"| {name} / naive | {spread(ratios)} |")
+    return rows
+
+
+def phase_rows(outdir: Path) -> list[str]:
+    order = ["config_and_cdktf", "provider_assembly_load", "provider_import", "construction", "synth"]
+    labels = {
+        "config_and_cdktf": "configuration + cdktf/constructs assemblies",
+        "provider_assembly_load": "provider jsii assembly load",
+        "provider_import": "provider Python import",
+        "construction": "construction (every stack)",
+        "synth": "synth (writing JSON)",
+        "exit": "exit (interpreter teardown)",
+    }
+    rows = ["| phase | with shortcuts, s | full import, GC on, s |", "|---|---|---|"]
+    durations: dict[str, dict[str, list[float]]] = {}
+    for mode in ("shortcuts", "full"):
+        durations[mode] = {key: [] for key in [*order, "exit"]}
+        for _ in range(PHASE_RUNS):
+            start = time.perf_counter()
+            result = subprocess.run([PY, "bench/phases.py", str(outdir / f"phases-{mode}"), mode], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True)
+            wall = time.perf_counter() - start
+            marks = json.loads(result.stdout)
+            previous = 0.0
+            for key in order:
+                durations[mode][key].append(marks[key] - previous)
+                previous = marks[key]
+            durations[mode]["exit"].append(wall - previous)
+    for key in [*order, "exit"]:
+        rows.append(f"| {labels[key]} | {statistics.median(durations['shortcuts'][key]):.2f} | {statistics.median(durations['full'][key]):.2f} |")
+    return rows
+
+
+def generated_config(size: int) -> dict:
+    """The default platform grown to `size` services by copies of meals-service."""
+    config = yaml.safe_load((ROOT / "config" / "platform.yaml").read_text())
+    template = next(s for s in config["services"] if s["name"] == "meals-service")
+    for index in range(size - len(config["services"])):
+        service = copy.deepcopy(template)
+        service.update(name=f"generated-{index:03d}", image=f"generated_{index:03d}", url_name=f"GENERATED_{index:03d}_URL")
+        config["services"].append(service)
+    return config
+
+
+def scaling_rows(outdir: Path) -> list[str]:
+    rows = ["| services | resources (all stacks) | wall s, median | min | max | peak MB, median |", "|---|---|---|---|---|---|"]
+    medians = {}
+    for size in SCALING_SIZES:
+        path = outdir / f"platform-{size}.yaml"
+        path.write_text(yaml.safe_dump(generated_config(size)))
+        env = {**ENV, "PLATFORM_CONFIG": str(path), "CDKTF_OUTDIR": str(outdir / f"scaling-{size}")}
+        samples = [measure([PY, "main.py"], env) for _ in range(PHASE_RUNS)]
+        resources = sum(
+            len(items)
+            for stack in (outdir / f"scaling-{size}" / "stacks").glob("*/cdk.tf.json")
+            for items in json.loads(stack.read_text()).get("resource", {}).values()
+        )
+        medians[size] = statistics.median(w for w, _ in samples)
+        rows.append(f"| {size} | {resources} | {spread([w for w, _ in samples])} | {statistics.median(m for _, m in samples):.0f} |")
+    marginal = (medians[SCALING_SIZES[-1]] - medians[SCALING_SIZES[0]]) / (SCALING_SIZES[-1] - SCALING_SIZES[0]) * 1000
+    rows.append("")
+    rows.append(f"Marginal cost: {marginal:.1f} ms per service ({SCALING_SIZES[0]} → {SCALING_SIZES[-1]} services, both environments).")
+    return rows
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        outdir = Path(tmp)
+        print("side by side...", file=sys.stderr)
+        table, results = side_by_side(outdir)
+        print("phases...", file=sys.stderr)
+        phases = phase_rows(outdir)
+        print("scaling...", file=sys.stderr)
+        scaling = scaling_rows(outdir)
+    print("make test...", file=sys.stderr)
+    test_wall, _ = measure(["make", "-s", "test"])
+    lines = [
+        "# Synthesis benchmark",
+        "",
+        f"Written by `make bench` on {time.strftime('%Y-%m-%d')}. Machine: {machine_line()}.",
+        "",
+        f"## Every way to synthesize, side by side ({RUNS} rounds after one warm-up round)",
+        "",
+        *table,
+        "",
+        *ratio_rows(results),
+        "",
+        "`make synth` and `python main.py` synthesize all four default stacks; the naive",
+        "app synthesizes one bucket. `npx cdktf synth` runs `main.py` through pipenv.",
+        "",
+        f"## Where the time goes (median of {PHASE_RUNS})",
+        "",
+        *phases,
+        "",
+        "## Scaling with the number of services",
+        "",
+        *scaling,
+        "",
+        "## Test suite",
+        "",
+        f"`make test` (everything installed): {test_wall:.1f} s wall.",
+        "",
+    ]
+    report = "\n".join(lines)
+    (ROOT / "bench" / "RESULTS.md").write_text(report)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
