@@ -1,7 +1,8 @@
 """Entry point of `make synth` and `cdktf synth`: configuration in, stacks out.
 
 The configuration is validated before the provider bindings are imported, so a
-bad value fails in a fraction of a second and no JSON is written.
+bad value fails in a fraction of a second and no JSON is written. So does a
+synthesis that would let `cdktf synth` delete a folder holding local state.
 
 A synthesis takes shortcuts (constructs_lib/provider_bindings.py: only the used
 provider submodules, no garbage-collector walks, no interpreter teardown after
@@ -11,8 +12,9 @@ write the same bytes.
 
 import os
 import sys
+from pathlib import Path
 
-from platform_config import ConfigError, load_platform
+from platform_config import ConfigError, load_platform, orphaned_state_problems, stack_names
 
 SHORTCUTS = os.environ.get("SYNTH_WITHOUT_SHORTCUTS") != "1"
 
@@ -20,9 +22,12 @@ SHORTCUTS = os.environ.get("SYNTH_WITHOUT_SHORTCUTS") != "1"
 def main() -> int:
     try:
         platform = load_platform()
+        problems = orphaned_state_problems(Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")), stack_names(platform.environments))
     except ConfigError as error:
-        for problem in error.problems:
-            print(f"error: {problem}", file=sys.stderr)
+        problems = error.problems
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
         return 2
 
     if SHORTCUTS:

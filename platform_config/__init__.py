@@ -2,7 +2,8 @@
 
 from .loader import CONFIG_ENV_VAR, DEFAULT_CONFIG, ConfigError, config_path, load_platform, parse_platform
 from .model import Adoptable, Environment, Platform, Service
-from .naming import app_state_prefix, image_tag_variable_name, runtime_account_id
+from .naming import app_state_prefix, image_tag_variable_name, runtime_account_id, stack_names
+from .synth_output import orphaned_state_problems
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -17,5 +18,7 @@ __all__ = [
     "config_path",
     "load_platform",
     "parse_platform",
+    "orphaned_state_problems",
     "runtime_account_id",
+    "stack_names",
 ]

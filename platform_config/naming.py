@@ -15,3 +15,8 @@ def app_state_prefix(environment_name: str) -> str:
 def image_tag_variable_name(image: str) -> str:
     """The OpenTofu input that carries an image's tag, e.g. image_tag_agent_service."""
     return f"image_tag_{image.replace('-', '_').replace('.', '_')}"
+
+
+def stack_names(environment_names) -> list[str]:
+    """Every stack synthesized for these environments, in synthesis order."""
+    return [f"{kind}-{env}" for env in environment_names for kind in ("bootstrap", "app")]

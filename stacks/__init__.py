@@ -10,10 +10,6 @@ from .app_stack import AppStack
 from .bootstrap_stack import BootstrapStack
 
 
-def stack_names(platform: Platform) -> list[str]:
-    return [f"{kind}-{env}" for env in platform.environments for kind in ("bootstrap", "app")]
-
-
 def build_app(platform: Platform, outdir: str | None = None) -> App:
     """Every stack of every environment, ready to synthesize."""
     app = App(outdir=outdir) if outdir else App()

@@ -1,0 +1,33 @@
+"""A synthesis refuses to run when `cdktf synth` would delete local state."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from platform_config import orphaned_state_problems, stack_names
+
+from .conftest import ROOT
+
+
+def test_stack_names_are_what_the_app_synthesizes(stacks, platform):
+    assert sorted(stack_names(platform.environments)) == sorted(stacks)
+
+
+def test_state_in_a_folder_of_a_current_stack_is_fine(tmp_path):
+    (tmp_path / "stacks" / "bootstrap-staging").mkdir(parents=True)
+    (tmp_path / "stacks" / "bootstrap-staging" / "terraform.tfstate").write_text("{}")
+    assert orphaned_state_problems(tmp_path, ["bootstrap-staging"]) == []
+
+
+def test_state_in_an_orphaned_folder_stops_the_synth(tmp_path):
+    orphan = tmp_path / "stacks" / "bootstrap-qa" / "terraform.tfstate"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_text("{}")
+    env = {**os.environ, "CDKTF_OUTDIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {orphan} holds the local state of a stack this configuration no longer has")
+    assert orphan.exists()
+    assert sorted(p.name for p in (tmp_path / "stacks").iterdir()) == ["bootstrap-qa"]
