@@ -1,6 +1,6 @@
 """The platform's configuration: one typed, validated description of every environment."""
 
-from .loader import CONFIG_ENV_VAR, DEFAULT_CONFIG, ConfigError, config_path, load_platform, parse_platform
+from .loader import CONFIG_ENV_VAR, DEFAULT_CONFIG, ConfigError, load_platform, parse_platform
 from .model import Adoptable, Environment, Platform, Service
 from .naming import app_state_prefix, image_tag_variable_name, runtime_account_id, stack_names
 from .synth_output import orphaned_state_problems
@@ -15,7 +15,6 @@ __all__ = [
     "Service",
     "app_state_prefix",
     "image_tag_variable_name",
-    "config_path",
     "load_platform",
     "parse_platform",
     "orphaned_state_problems",

@@ -140,10 +140,6 @@ class GitHub(Strict):
         _matches(re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"), "use OWNER/REPOSITORY"),
     ]
 
-    @property
-    def owner(self) -> str:
-        return self.repository.split("/")[0]
-
 
 class BucketRetentionPolicy(Strict):
     noncurrent_versions_kept: int = Field(ge=1, le=1000)
@@ -317,6 +313,10 @@ def cross_check(platform: Platform) -> list[Problem]:
         from_calls = {platform.service(c).url_name for c in service.calls if c in names}
         for clash in sorted((plain & from_secrets) | (plain & from_calls) | (from_secrets & from_calls)):
             problems.append((at, f"sets {clash} more than once (env, secrets, calls); keep one"))
+        min_instances = platform.service_defaults.min_instances if service.min_instances is None else service.min_instances
+        max_instances = service.max_instances or platform.service_defaults.max_instances
+        if max_instances is not None and max_instances < min_instances:
+            problems.append((at + ("max_instances",), f"{max_instances} is below min_instances {min_instances}; raise it"))
         if "PORT" in plain:
             problems.append((at + ("env", "PORT"), "PORT is reserved by Cloud Run; remove it and set port: instead"))
 
@@ -354,6 +354,13 @@ def _check_environments(platform: Platform) -> list[Problem]:
                 (
                     at + ("workload_identity", "attribute_condition"),
                     f"does not pin the repository; include assertion.sub == 'repo:{platform.github.repository}:environment:{env_name}'",
+                )
+            )
+        if f"assertion.ref == 'refs/heads/{environment.deploy_branch}'" not in wi.attribute_condition:
+            problems.append(
+                (
+                    at + ("workload_identity", "attribute_condition"),
+                    f"does not pin the deploy branch; include assertion.ref == 'refs/heads/{environment.deploy_branch}'",
                 )
             )
         known = BUILTIN_PLACEHOLDERS | set(environment.vars)

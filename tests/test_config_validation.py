@@ -111,6 +111,21 @@ def test_workload_identity_condition_must_pin_the_repository(config_copy):
     )
 
 
+def test_workload_identity_condition_must_pin_the_deploy_branch(config_copy):
+    config_copy["environments"]["production"]["deploy_branch"] = "release"
+    single(
+        problems(config_copy),
+        "environments.production.workload_identity.attribute_condition",
+        "does not pin the deploy branch",
+        "assertion.ref == 'refs/heads/release'",
+    )
+
+
+def test_max_instances_below_min_instances(config_copy):
+    service(config_copy, "practices-service")["min_instances"] = 20
+    single(problems(config_copy), "services[practices-service].max_instances", "10 is below min_instances 20")
+
+
 @pytest.mark.parametrize("bucket", ["MindMirror_State!", "ab", "google-state", "goog-state", "-state-"])
 def test_invalid_state_bucket_name(config_copy, bucket):
     config_copy["environments"]["production"]["state_bucket"] = bucket
