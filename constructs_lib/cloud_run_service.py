@@ -81,7 +81,6 @@ class CloudRunService(Construct):
         deployer_member: str,
     ) -> None:
         super().__init__(scope, id)
-        self.name = name
         self.account = ServiceAccount(
             self,
             "identity",
@@ -90,7 +89,7 @@ class CloudRunService(Construct):
             display_name=f"Cloud Run runtime of {name} (managed by cdktf)",
         )
         self.member = f"serviceAccount:{self.account.email}"
-        ServiceAccountIamMember(
+        deployer_acts_as = ServiceAccountIamMember(
             self,
             "deployer-acts-as",
             service_account_id=self.account.name,
@@ -128,8 +127,9 @@ class CloudRunService(Construct):
                 timeout=f"{container.request_timeout_seconds}s",
                 containers=[_container(container)],
             ),
-            # A first revision that cannot read its secrets would fail to start.
-            depends_on=secret_access,
+            # Deploying a service that runs as the account needs actAs on it,
+            # and a first revision that cannot read its secrets fails to start.
+            depends_on=[deployer_acts_as, *secret_access],
         )
 
     @property

@@ -52,7 +52,6 @@ class HardenedBucket(Construct):
         exists: bool = False,
     ) -> None:
         super().__init__(scope, id)
-        self.name = name
         self.bucket = StorageBucket(
             self,
             "bucket",

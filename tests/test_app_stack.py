@@ -85,11 +85,14 @@ def test_services_read_exactly_the_secrets_they_use(stack, platform):
     assert not any("secretmanager" in g["role"] for g in resources(stack, "google_project_iam_member").values())
 
 
-def test_services_wait_for_their_secret_access(stack):
+def test_services_wait_for_their_secret_access_and_the_deployers_act_as(stack):
     for name, service in cloud_run(stack).items():
-        secret_grants = {d for d in service.get("depends_on", []) if d.startswith("google_secret_manager_secret_iam_member.")}
+        depends_on = service.get("depends_on", [])
+        secret_grants = {d for d in depends_on if d.startswith("google_secret_manager_secret_iam_member.")}
         secrets = {e["value_source"]["secret_key_ref"]["secret"] for e in env_of(service).values() if "value_source" in e}
         assert len(secret_grants) == len(secrets), name
+        [acts_as] = [d for d in depends_on if d.startswith("google_service_account_iam_member.")]
+        assert resources(stack, "google_service_account_iam_member")[acts_as.split(".")[1]]["role"] == "roles/iam.serviceAccountUser"
 
 
 def test_images_come_from_the_registry_with_a_tag_input(stack, platform, environment):
