@@ -7,6 +7,7 @@ from cdktf_cdktf_provider_google.secret_manager_secret import (
     SecretManagerSecretReplication,
     SecretManagerSecretReplicationAuto,
 )
+from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
 from cdktf_cdktf_provider_google.secret_manager_secret_version import SecretManagerSecretVersion
 from constructs import Construct
 
@@ -17,6 +18,10 @@ class PublishedSecret(Construct):
     """For values that are not sensitive but that consumers already read from
     Secret Manager (service URLs for CI and other services). Never use it for
     credentials: the value is written into state.
+
+    `readers` may read the value, on this secret only. The writer must be one
+    of them: the provider reads a version back after writing it and on every
+    refresh.
     """
 
     def __init__(
@@ -28,6 +33,7 @@ class PublishedSecret(Construct):
         secret_id: str,
         value: str,
         labels: dict[str, str],
+        readers: list[str],
         exists: bool = False,
     ) -> None:
         super().__init__(scope, id)
@@ -40,4 +46,17 @@ class PublishedSecret(Construct):
             replication=SecretManagerSecretReplication(auto=SecretManagerSecretReplicationAuto()),
         )
         adopt_if(self.secret, exists, f"projects/{project}/secrets/{secret_id}")
-        self.version = SecretManagerSecretVersion(self, "value", secret=self.secret.id, secret_data=value)
+        grants = [
+            SecretManagerSecretIamMember(
+                self,
+                f"reader-{index}",
+                project=project,
+                secret_id=self.secret.secret_id,
+                role="roles/secretmanager.secretAccessor",
+                member=member,
+            )
+            for index, member in enumerate(readers)
+        ]
+        self.version = SecretManagerSecretVersion(
+            self, "value", secret=self.secret.id, secret_data=value, depends_on=grants
+        )

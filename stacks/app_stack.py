@@ -125,6 +125,7 @@ class AppStack(TerraformStack):
                 secret_id=service.url_name,
                 value=services[service.name].uri,
                 labels=labels,
+                readers=[deployer_member],
                 exists=service.url_name in adopted,
             )
         all_urls_id = platform.service_urls_secret.format(project=project, env=env_name)
@@ -135,6 +136,8 @@ class AppStack(TerraformStack):
             secret_id=all_urls_id,
             value=Fn.jsonencode({json_url_key(s.url_name): services[s.name].uri for s in url_services}),
             labels=labels,
+            # The deploy workflow reads it to build the gateway.
+            readers=[deployer_member],
             exists=all_urls_id in adopted,
         )
 

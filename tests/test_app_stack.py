@@ -295,3 +295,15 @@ def test_private_service_is_invokable_only_by_its_callers(variant, platform):
         f"serviceAccount:${{{account_address(cloud_run(stack)[c])}.email}}" for c in callers
     }
     assert "allUsers" not in json.dumps(invokers)
+
+
+def test_deployer_reads_only_the_url_secrets(stack, environment):
+    """The provider reads a secret version back after writing it and on every
+    refresh; the deployer may do so on the secrets this stack writes, only."""
+    deployer = f"serviceAccount:{environment.deployer_account_id}@{environment.project_id}.iam.gserviceaccount.com"
+    grants = [g for g in resources(stack, "google_secret_manager_secret_iam_member").values() if g["member"] == deployer]
+    url_secrets = {f"${{google_secret_manager_secret.{name}.secret_id}}" for name in resources(stack, "google_secret_manager_secret")}
+    assert {g["secret_id"] for g in grants} == url_secrets
+    assert {g["role"] for g in grants} == {"roles/secretmanager.secretAccessor"}
+    for version in resources(stack, "google_secret_manager_secret_version").values():
+        assert any(d.startswith("google_secret_manager_secret_iam_member.") for d in version["depends_on"])
