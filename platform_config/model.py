@@ -117,6 +117,17 @@ def _region(value: str) -> str:
 
 Region = Annotated[str, AfterValidator(_region)]
 
+MULTI_REGIONS = frozenset({"US", "EU", "ASIA"})
+
+
+def _bucket_location(value: str) -> str:
+    if value not in MULTI_REGIONS and value.lower() not in GCP_REGIONS:
+        raise ValueError(f"{value!r} is not a bucket location; use a region such as us-east4 or one of US, EU, ASIA")
+    return value
+
+
+BucketLocation = Annotated[str, AfterValidator(_bucket_location)]
+
 
 class Strict(BaseModel):
     """Every configuration object rejects unknown keys and is immutable."""
@@ -233,6 +244,9 @@ class Environment(Strict):
         ),
     ]
     state_bucket: BucketName
+    # Where the state bucket lives; defaults to the region. Set it to an adopted
+    # bucket's location: a different one would force its replacement.
+    state_bucket_location: BucketLocation | None = None
     deployer_account_id: AccountId
     workload_identity: WorkloadIdentity
     # Values substituted into `{name}` placeholders of service env values.

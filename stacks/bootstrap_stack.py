@@ -56,7 +56,7 @@ class BootstrapStack(TerraformStack):
             "state-bucket",
             project=project,
             name=environment.state_bucket,
-            location=environment.region,
+            location=environment.state_bucket_location or environment.region,
             retention=bucket_retention(platform),
             labels={**labels, "purpose": "tofu-state"},
             exists=Adoptable.state_bucket in adopt,

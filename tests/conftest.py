@@ -94,13 +94,15 @@ def synthesize_variant(tmp_path_factory, raw_config):
 
 
 @pytest.fixture(scope="session")
-def bootstrap_state_in_bucket(synthesize_variant) -> dict[str, dict]:
-    """The default platform with production's bootstrap state moved into its bucket."""
+def bootstrap_variant(synthesize_variant) -> dict[str, dict]:
+    """The default platform with production's bootstrap state moved into its
+    bucket, and staging's state bucket in the US multi-region."""
 
-    def state_in_bucket(config):
+    def change(config):
         config["environments"]["production"]["bootstrap_backend"] = "gcs"
+        config["environments"]["staging"]["state_bucket_location"] = "US"
 
-    return synthesize_variant(state_in_bucket)
+    return synthesize_variant(change)
 
 
 @pytest.fixture(scope="session")

@@ -162,8 +162,13 @@ def test_outputs_for_ci(stack, environment):
     assert outputs["workload_identity_provider"]["value"].endswith(".name}")
 
 
-def test_bootstrap_state_can_move_into_the_bucket(bootstrap_state_in_bucket):
-    stacks = bootstrap_state_in_bucket
+def test_state_bucket_location_follows_configuration(stacks, bootstrap_variant):
+    assert only(stacks["bootstrap-staging"], "google_storage_bucket")["location"] == "US-EAST4"
+    assert only(bootstrap_variant["bootstrap-staging"], "google_storage_bucket")["location"] == "US"
+
+
+def test_bootstrap_state_can_move_into_the_bucket(bootstrap_variant):
+    stacks = bootstrap_variant
     assert stacks["bootstrap-production"]["terraform"]["backend"] == {
         "gcs": {"bucket": "mindmirror-tofu-state", "prefix": "bootstrap"}
     }

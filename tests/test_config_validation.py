@@ -63,6 +63,11 @@ def test_unknown_region(config_copy):
     single(problems(config_copy), "environments.staging.region", "'mars-north9' is not a Google Cloud region", "us-east4")
 
 
+def test_unknown_state_bucket_location(config_copy):
+    config_copy["environments"]["staging"]["state_bucket_location"] = "MOON"
+    single(problems(config_copy), "environments.staging.state_bucket_location", "'MOON' is not a bucket location", "US, EU, ASIA")
+
+
 def test_duplicate_service_names(config_copy):
     duplicate = dict(service(config_copy, "meals-service"), url_name="MEALS2_SERVICE_URL")
     config_copy["services"].append(duplicate)
