@@ -25,6 +25,12 @@ def checkov() -> str:
     return found
 
 
+def checks_on(report: str, stack: str) -> int:
+    """The number of checks the gate says ran on `stack` (its line must be there)."""
+    [line] = [line for line in report.splitlines() if line.startswith(f"{stack}: ")]
+    return int(line.split()[1])
+
+
 def run_gate(outdir: Path) -> subprocess.CompletedProcess:
     return subprocess.run([*GATE, str(outdir), "--checkov", checkov()], capture_output=True, text=True, timeout=600)
 
@@ -34,8 +40,7 @@ def test_every_stack_passes_checkov(synth_dir, stacks):
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 failed, 0 parsing errors" in result.stdout
     for name in stacks:
-        checks = int(next(line for line in result.stdout.splitlines() if line.startswith(f"{name}: ")).split()[1])
-        assert checks > 0, f"no check ran on {name}"
+        assert checks_on(result.stdout, name) > 0, f"no check ran on {name}"
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +67,7 @@ def test_a_weakened_bucket_fails_the_gate(gate_on_weakened_tree):
 def test_stacks_with_import_blocks_are_still_scanned(gate_on_weakened_tree):
     """Scanned as is, a stack with imports parses to nothing and passes."""
     assert "parsing" not in gate_on_weakened_tree.stderr
-    assert "weak: 0 checks" not in gate_on_weakened_tree.stdout
+    assert checks_on(gate_on_weakened_tree.stdout, "weak") > 0
 
 
 def test_parsing_errors_and_unscanned_stacks_fail():
