@@ -94,11 +94,27 @@ def synthesize_variant(tmp_path_factory, raw_config):
 
 
 @pytest.fixture(scope="session")
-def bootstrap_variant(synthesize_variant) -> dict[str, dict]:
-    """The default platform with production's bootstrap state moved into its
-    bucket, and staging's state bucket in the US multi-region."""
+def variant(synthesize_variant) -> dict[str, dict]:
+    """One synthesis of the default platform changed by configuration alone:
+    a new service (coach-service), meals-service made private, production's
+    bootstrap state moved into its bucket, staging's state bucket in the US
+    multi-region. Each change touches stacks the others leave alone."""
 
     def change(config):
+        config["services"].append(
+            {
+                "name": "coach-service",
+                "image": "coach_service",
+                "port": 8080,
+                "url_name": "COACH_SERVICE_URL",
+                "build": {"dockerfile": "coach_service/Dockerfile", "context": "."},
+                "env": {"ENVIRONMENT": "{env}"},
+                "secrets": {"DATABASE_URL": "DATABASE_URL"},
+                "calls": ["meals-service", "users-service"],
+            }
+        )
+        next(s for s in config["services"] if s["name"] == "meals-service")["public"] = False
+        next(s for s in config["services"] if s["name"] == "gateway")["calls"].append("coach-service")
         config["environments"]["production"]["bootstrap_backend"] = "gcs"
         config["environments"]["staging"]["state_bucket_location"] = "US"
 

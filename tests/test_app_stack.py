@@ -248,29 +248,6 @@ def test_deployer_acts_only_as_the_runtime_accounts(stack, environment):
     assert "google_project_iam_member" not in stack.get("resource", {})
 
 
-@pytest.fixture(scope="module")
-def variant(synthesize_variant) -> dict[str, dict]:
-    """A new service added by configuration alone, and meals made private."""
-
-    def change(config):
-        config["services"].append(
-            {
-                "name": "coach-service",
-                "image": "coach_service",
-                "port": 8080,
-                "url_name": "COACH_SERVICE_URL",
-                "build": {"dockerfile": "coach_service/Dockerfile", "context": "."},
-                "env": {"ENVIRONMENT": "{env}"},
-                "secrets": {"DATABASE_URL": "DATABASE_URL"},
-                "calls": ["meals-service", "users-service"],
-            }
-        )
-        next(s for s in config["services"] if s["name"] == "meals-service")["public"] = False
-        next(s for s in config["services"] if s["name"] == "gateway")["calls"].append("coach-service")
-
-    return synthesize_variant(change)
-
-
 def test_added_service_gets_everything_without_python_changes(variant):
     stack = variant["app-production"]
     coach = cloud_run(stack)["coach-service"]

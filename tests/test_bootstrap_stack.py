@@ -162,14 +162,13 @@ def test_outputs_for_ci(stack, environment):
     assert outputs["workload_identity_provider"]["value"].endswith(".name}")
 
 
-def test_state_bucket_location_follows_configuration(stacks, bootstrap_variant):
+def test_state_bucket_location_follows_configuration(stacks, variant):
     assert only(stacks["bootstrap-staging"], "google_storage_bucket")["location"] == "US-EAST4"
-    assert only(bootstrap_variant["bootstrap-staging"], "google_storage_bucket")["location"] == "US"
+    assert only(variant["bootstrap-staging"], "google_storage_bucket")["location"] == "US"
 
 
-def test_bootstrap_state_can_move_into_the_bucket(bootstrap_variant):
-    stacks = bootstrap_variant
-    assert stacks["bootstrap-production"]["terraform"]["backend"] == {
+def test_bootstrap_state_can_move_into_the_bucket(variant):
+    assert variant["bootstrap-production"]["terraform"]["backend"] == {
         "gcs": {"bucket": "mindmirror-tofu-state", "prefix": "bootstrap"}
     }
-    assert "local" in stacks["bootstrap-staging"]["terraform"]["backend"]
+    assert "local" in variant["bootstrap-staging"]["terraform"]["backend"]

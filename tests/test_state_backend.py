@@ -108,9 +108,9 @@ def test_second_apply_is_refused_while_the_lock_is_held(empty_gcs, stacks, tmp_p
     assert not bucket.blob("app/staging/default.tflock").exists(), "the lock outlived the apply"
 
 
-def test_bootstrap_state_moves_into_the_bucket_intact(empty_gcs, stacks, bootstrap_variant, tmp_path):
+def test_bootstrap_state_moves_into_the_bucket_intact(empty_gcs, stacks, variant, tmp_path):
     local_backend = stacks["bootstrap-production"]["terraform"]["backend"]
-    gcs_backend = bootstrap_variant["bootstrap-production"]["terraform"]["backend"]
+    gcs_backend = variant["bootstrap-production"]["terraform"]["backend"]
     bucket = versioned_bucket(empty_gcs, gcs_backend["gcs"]["bucket"])
     env = engine_env(empty_gcs, tmp_path)
     stack_dir = tmp_path / "bootstrap-production"
