@@ -6,6 +6,9 @@ workflow holds no list of services or images of its own.
     python -m tools.ci_plan ENV tfvars TAG    image_tag_<image> = TAG for every image (tfvars JSON)
     python -m tools.ci_plan ENV exclude OUT   -exclude flags keeping late-built services out of
                                               the first apply (reads OUT/stacks/app-ENV/cdk.tf.json)
+    python -m tools.ci_plan ENV build-args URLS_JSON
+                                              --build-arg=NAME=URL, one a line, for every service URL
+                                              (URLS_JSON: the value of service-urls-ENV)
 """
 
 from __future__ import annotations
@@ -58,6 +61,15 @@ def exclude_flags(platform: Platform, env_name: str, outdir: Path) -> list[str]:
     return sorted(flags)
 
 
+def url_build_args(platform: Platform, urls: dict[str, str]) -> list[str]:
+    """Build arguments for the late images: every configured service URL,
+    read from the service-urls secret's JSON; a missing one is an error."""
+    missing = [s.url_name for s in platform.services if s.url_name and not urls.get(s.url_name.lower())]
+    if missing:
+        raise SystemExit(f"service-urls secret lacks {', '.join(missing)}: did deploy-services apply?")
+    return [f"--build-arg={s.url_name}={urls[s.url_name.lower()]}" for s in platform.services if s.url_name]
+
+
 def main(argv: list[str]) -> int:
     platform = load_platform()
     if len(argv) < 2 or argv[0] not in platform.environments:
@@ -72,6 +84,8 @@ def main(argv: list[str]) -> int:
         print(json.dumps(tfvars(platform, rest[0]), indent=2))
     elif command == "exclude" and len(rest) == 1:
         print(" ".join(exclude_flags(platform, env_name, Path(rest[0]))))
+    elif command == "build-args" and len(rest) == 1:
+        print("\n".join(url_build_args(platform, json.loads(Path(rest[0]).read_text()))))
     else:
         print(__doc__, file=sys.stderr)
         return 2
