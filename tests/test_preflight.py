@@ -9,6 +9,9 @@ import sys
 import pytest
 from google.api_core import exceptions
 
+from google.auth.exceptions import DefaultCredentialsError
+
+from tools import preflight as preflight_tool
 from tools.preflight import Target, check
 
 from .conftest import ROOT
@@ -91,3 +94,15 @@ class DeniedClient:
 def test_a_403_tells_missing_bucket_from_missing_permission(bucket_exists, can_list, expected):
     [problem] = check(DeniedClient(bucket_exists, can_list), PRODUCTION)
     assert problem.startswith(expected)
+
+
+def test_missing_credentials_are_one_line(monkeypatch, capsys):
+    def no_credentials(project):
+        raise DefaultCredentialsError("Your default credentials were not found.")
+
+    monkeypatch.setattr(preflight_tool.storage, "Client", no_credentials)
+    assert preflight_tool.main(["production"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "preflight: no Google credentials: run `gcloud auth application-default login` "
+        "(in CI, google-github-actions/auth runs first)"
+    )

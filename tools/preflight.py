@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 
 from google.api_core import exceptions
+from google.auth.exceptions import DefaultCredentialsError
 from google.cloud import storage
 
 from platform_config import ConfigError, Platform, app_state_prefix, load_platform
@@ -109,7 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"usage: make preflight ENV=<{'|'.join(platform.environments)}>", file=sys.stderr)
         return 2
     target = target_of(platform, args[0])
-    problems = check(storage.Client(project=target.project), target)
+    try:
+        problems = check(storage.Client(project=target.project), target)
+    except DefaultCredentialsError:
+        problems = [
+            "no Google credentials: run `gcloud auth application-default login` "
+            "(in CI, google-github-actions/auth runs first)"
+        ]
+    except exceptions.GoogleAPIError as error:
+        problems = [f"Cloud Storage answered unexpectedly for {target.url}: {error}"]
     for problem in problems:
         print(f"preflight: {problem}", file=sys.stderr)
     if not problems:
