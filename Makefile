@@ -22,8 +22,13 @@ PIPENV_VERSION := 2026.10.3
 .PHONY: help install synth cdktf-synth security preflight synth-diff test bench clean
 
 help:
-	@echo "make synth   synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
-	@echo "make test    run the whole test suite"
+	@echo "make synth                        synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
+	@echo "make test                         run the whole test suite"
+	@echo "make cdktf-synth                  the same synthesis through the cdktf CLI"
+	@echo "make security                     synthesize, then checkov over every stack"
+	@echo "make preflight ENV=<env>          is the state backend ready for tofu init?"
+	@echo "make synth-diff BASE=dir HEAD=dir report what changed between two cdktf.out trees"
+	@echo "make bench                        timings, written to bench/RESULTS.md"
 
 $(PIPENV):
 	@$(PYTHON) -m venv $(TOOLS)/pipenv
