@@ -3,10 +3,14 @@ app stacks synthesize."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tools.ci_plan import exclude_flags, tfvars, url_build_args
 
+from .conftest import ROOT
 from .tfjson import data_sources, resources
 
 
@@ -36,3 +40,10 @@ def test_gateway_build_fails_on_a_missing_url(platform):
     urls = {s.url_name.lower(): "https://x" for s in platform.services if s.url_name and s.name != "meals-service"}
     with pytest.raises(SystemExit, match="service-urls secret lacks MEALS_SERVICE_URL"):
         url_build_args(platform, urls)
+
+
+def test_urls_secret_name_is_the_one_the_app_stack_writes(stacks, env_name):
+    result = subprocess.run([sys.executable, "-m", "tools.ci_plan", env_name, "urls-secret"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    secret_ids = {body["secret_id"] for body in resources(stacks[f"app-{env_name}"], "google_secret_manager_secret").values()}
+    assert result.stdout.strip() == f"service-urls-{env_name}" and result.stdout.strip() in secret_ids

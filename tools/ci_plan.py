@@ -6,6 +6,7 @@ workflow holds no list of services or images of its own.
     python -m tools.ci_plan ENV tfvars TAG    image_tag_<image> = TAG for every image (tfvars JSON)
     python -m tools.ci_plan ENV exclude OUT   -exclude flags keeping late-built services out of
                                               the first apply (reads OUT/stacks/app-ENV/cdk.tf.json)
+    python -m tools.ci_plan ENV urls-secret   the Secret Manager secret holding every service URL
     python -m tools.ci_plan ENV build-args URLS_JSON
                                               --build-arg=NAME=URL, one a line, for every service URL
                                               (URLS_JSON: the value of service-urls-ENV)
@@ -84,6 +85,8 @@ def main(argv: list[str]) -> int:
         print(json.dumps(tfvars(platform, rest[0]), indent=2))
     elif command == "exclude" and len(rest) == 1:
         print(" ".join(exclude_flags(platform, env_name, Path(rest[0]))))
+    elif command == "urls-secret":
+        print(platform.service_urls_secret.format(env=env_name, project=platform.environments[env_name].project_id))
     elif command == "build-args" and len(rest) == 1:
         print("\n".join(url_build_args(platform, json.loads(Path(rest[0]).read_text()))))
     else:
