@@ -17,6 +17,12 @@ def stack(stacks, env_name) -> dict:
     return stacks[f"app-{env_name}"]
 
 
+@pytest.fixture
+def deployer(environment) -> str:
+    """The bootstrap's deployer, named (not referenced) across the stack boundary."""
+    return f"serviceAccount:{environment.deployer_account_id}@{environment.project_id}.iam.gserviceaccount.com"
+
+
 def cloud_run(stack: dict) -> dict[str, dict]:
     """Service name -> google_cloud_run_v2_service body."""
     return {body["name"]: body for body in resources(stack, "google_cloud_run_v2_service").values()}
@@ -239,8 +245,7 @@ def test_traditions_bucket(stack, environment, env_name):
     }
 
 
-def test_deployer_acts_only_as_the_runtime_accounts(stack, environment):
-    deployer = f"serviceAccount:{environment.deployer_account_id}@{environment.project_id}.iam.gserviceaccount.com"
+def test_deployer_acts_only_as_the_runtime_accounts(stack, deployer):
     bindings = resources(stack, "google_service_account_iam_member").values()
     assert {b["member"] for b in bindings} == {deployer}
     assert {b["role"] for b in bindings} == {"roles/iam.serviceAccountUser"}
@@ -274,10 +279,9 @@ def test_private_service_is_invokable_only_by_its_callers(variant, platform):
     assert "allUsers" not in json.dumps(invokers)
 
 
-def test_deployer_reads_only_the_url_secrets(stack, environment):
+def test_deployer_reads_only_the_url_secrets(stack, deployer):
     """The provider reads a secret version back after writing it and on every
     refresh; the deployer may do so on the secrets this stack writes, only."""
-    deployer = f"serviceAccount:{environment.deployer_account_id}@{environment.project_id}.iam.gserviceaccount.com"
     grants = [g for g in resources(stack, "google_secret_manager_secret_iam_member").values() if g["member"] == deployer]
     url_secrets = {f"${{google_secret_manager_secret.{name}.secret_id}}" for name in resources(stack, "google_secret_manager_secret")}
     assert {g["secret_id"] for g in grants} == url_secrets
