@@ -1,5 +1,8 @@
 """Every way of synthesizing writes the same bytes, and errors still surface.
 
+The two subprocess syntheses run with a PATH that holds neither `terraform`
+nor `tofu` (as on GitHub's ubuntu-latest): synthesis needs no Terraform CLI.
+
 - `cdktf synth` (the CLI, through cdktf.json and pipenv), run here without
   main.py's shortcuts: full provider import, garbage collector on, normal exit;
 - `python main.py` (what `make synth` runs), with the shortcuts;
@@ -16,13 +19,32 @@ import textwrap
 
 import pytest
 
+from platform_config import stack_names
+
 from .conftest import ROOT, stack_files
 
 CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"
 
 
+ENGINES = ("terraform", "tofu")
+# What a synthesis may run: the interpreter, node for jsii and the CLI, a shell, pipenv for `cdktf synth`.
+SYNTH_TOOLS = ("python3", "node", "npm", "npx", "sh", "bash", "env", "pipenv")
+
+
+def path_without_engines(tmp_path) -> str:
+    """A PATH of symlinks to the tools a synthesis may use, and no Terraform CLI."""
+    jail = tmp_path / "bin"
+    jail.mkdir()
+    for tool in SYNTH_TOOLS:
+        found = shutil.which(tool)
+        if found:
+            (jail / tool).symlink_to(found)
+    assert not any(shutil.which(engine, path=str(jail)) for engine in ENGINES)
+    return str(jail)
+
+
 def run_main(tmp_path, extra_env: dict[str, str], script: list[str] | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CDKTF_OUTDIR": str(tmp_path / "out"), **extra_env}
+    env = {**os.environ, "CDKTF_OUTDIR": str(tmp_path / "out"), "PATH": path_without_engines(tmp_path), **extra_env}
     return subprocess.run(script or [sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -35,7 +57,13 @@ def test_cdktf_cli_without_shortcuts_writes_the_same_bytes(tmp_path, synth_dir):
     result = subprocess.run(
         [str(CDKTF), "synth", "--output", str(outdir)],
         cwd=ROOT,
-        env={**os.environ, "CHECKPOINT_DISABLE": "1", "PIPENV_VENV_IN_PROJECT": "1", "SYNTH_WITHOUT_SHORTCUTS": "1"},
+        env={
+            **os.environ,
+            "PATH": path_without_engines(tmp_path),
+            "CHECKPOINT_DISABLE": "1",
+            "PIPENV_VENV_IN_PROJECT": "1",
+            "SYNTH_WITHOUT_SHORTCUTS": "1",
+        },
         capture_output=True,
         text=True,
         timeout=300,
@@ -44,11 +72,11 @@ def test_cdktf_cli_without_shortcuts_writes_the_same_bytes(tmp_path, synth_dir):
     assert stack_files(outdir) == stack_files(synth_dir)
 
 
-def test_main_with_shortcuts_writes_the_same_bytes(tmp_path, synth_dir):
+def test_main_with_shortcuts_writes_the_same_bytes(tmp_path, synth_dir, platform):
     result = run_main(tmp_path, {})
     assert result.returncode == 0, result.stderr
     assert stack_files(tmp_path / "out") == stack_files(synth_dir)
-    assert len(stack_files(synth_dir)) == 4
+    assert sorted(stack_files(synth_dir)) == sorted(stack_names(platform.environments))
 
 
 def test_a_failing_construct_still_fails_the_synth(tmp_path):
