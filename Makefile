@@ -19,7 +19,7 @@ OUT := cdktf.out
 
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: help install synth cdktf-synth security preflight synth-diff test bench clean
+.PHONY: help install install-python rehearse synth cdktf-synth security preflight synth-diff test bench clean
 
 help:
 	@echo "make synth                        synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
@@ -28,6 +28,7 @@ help:
 	@echo "make security                     synthesize, then checkov over every stack"
 	@echo "make preflight ENV=<env>          is the state backend ready for tofu init?"
 	@echo "make synth-diff BASE=dir HEAD=dir report what changed between two cdktf.out trees"
+	@echo "make rehearse                     run the deploy workflows with act against local stand-ins"
 	@echo "make bench                        timings, written to bench/RESULTS.md"
 
 $(PIPENV):
@@ -50,6 +51,8 @@ node_modules/.installed: package-lock.json
 
 install: $(VENV)/.synced node_modules/.installed $(CHECKOV)
 
+install-python: $(VENV)/.synced
+
 synth: $(VENV)/.synced
 	@$(PY) main.py
 	@echo "synthesized: $$(ls $(OUT)/stacks | tr '\n' ' ')"
@@ -69,10 +72,14 @@ synth-diff: $(VENV)/.synced
 
 # Is the environment's state backend ready for tofu init? (ENV=staging|production)
 preflight: $(VENV)/.synced
-	@$(PY) -m tools.preflight $(ENV)
+	@$(PY) -m tools.preflight $(ENV) $(if $(IDENTITY),--identity $(IDENTITY))
 
 test: install
 	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+
+# The deploy workflow run by act, through the application's caller, against local stand-ins.
+rehearse: $(VENV)/.synced
+	@$(PY) -m rehearsal
 
 # Timings of every way to synthesize, side by side; writes bench/RESULTS.md (several minutes).
 bench: install

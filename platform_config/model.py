@@ -198,6 +198,8 @@ class Service(Strict):
     request_timeout_seconds: int | None = Field(default=None, ge=1, le=3600)
     startup_probe: Probe | None = None
     liveness_probe: Probe | None = None
+    # Probed over HTTP after every deploy (tools/verify_deploy.py); None: readiness only.
+    health_path: Annotated[str, _matches(re.compile(r"^/\S*$"), "use an absolute HTTP path such as /healthcheck")] | None = None
     traditions_access: Literal["objectViewer", "objectAdmin"] | None = None
     env_groups: list[NonEmpty] = []
     env: dict[EnvName, str] = {}
@@ -234,6 +236,9 @@ class WorkloadIdentity(Strict):
 
 class Environment(Strict):
     project_id: ProjectId
+    # Needed by CI only (Workload Identity provider name, the services'
+    # deterministic URLs): `gcloud projects describe PROJECT --format='value(projectNumber)'`.
+    project_number: Annotated[str, _matches(re.compile(r"^[0-9]{6,20}$"), "use the digits of `gcloud projects describe PROJECT --format='value(projectNumber)'`")] | None = None
     region: Region
     deploy_branch: NonEmpty
     registry_repository: Annotated[

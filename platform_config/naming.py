@@ -2,6 +2,12 @@
 import: no provider bindings)."""
 
 
+# The app stack's input that starts new revisions when it changes, and its
+# output of the deployed image tags (read by plans of what runs now).
+ROLLOUT_VARIABLE = "rollout"
+IMAGE_TAGS_OUTPUT = "image_tags"
+
+
 def runtime_account_id(service_name: str, environment_name: str) -> str:
     """The runtime service account of a service, e.g. journal-service-production."""
     return f"{service_name}-{environment_name}"
@@ -20,3 +26,26 @@ def image_tag_variable_name(image: str) -> str:
 def stack_names(environment_names) -> list[str]:
     """Every stack synthesized for these environments, in synthesis order."""
     return [f"{kind}-{env}" for env in environment_names for kind in ("bootstrap", "app")]
+
+
+def service_url(service_name: str, project_number: str, region: str) -> str:
+    """Cloud Run's deterministic URL of a service, known before it exists."""
+    return f"https://{service_name}-{project_number}.{region}.run.app"
+
+
+def service_account_email(account_id: str, project: str) -> str:
+    return f"{account_id}@{project}.iam.gserviceaccount.com"
+
+
+def workload_identity_provider_name(project_number: str, pool_id: str, provider_id: str) -> str:
+    """The provider's full resource name, as google-github-actions/auth wants it."""
+    return f"projects/{project_number}/locations/global/workloadIdentityPools/{pool_id}/providers/{provider_id}"
+
+
+def registry_url_prefix(region: str, project: str, repository: str) -> str:
+    """Where images are pushed: {region}-docker.pkg.dev/{project}/{repository}."""
+    return f"{region}-docker.pkg.dev/{project}/{repository}"
+
+
+def app_stack_name(environment_name: str) -> str:
+    return f"app-{environment_name}"

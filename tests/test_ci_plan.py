@@ -1,49 +1,101 @@
-"""What the deploy workflow reads from the configuration matches what the
-app stacks synthesize."""
+"""What the workflows read from the configuration matches what the stacks
+synthesize, and the helpers fail with one line."""
 
 from __future__ import annotations
 
+import copy
+import json
 import subprocess
 import sys
 
 import pytest
 
-from tools.ci_plan import exclude_flags, tfvars, url_build_args
+from platform_config import parse_platform
+from platform_config.naming import ROLLOUT_VARIABLE, service_url
+from tools.ci_plan import PlanError, build_matrix, deployed_tags, identities, image_tags, images, tfvars
 
 from .conftest import ROOT
-from .tfjson import data_sources, resources
+
+TAG = "v1.0.0-22403cf"
 
 
-def test_tfvars_set_every_image_tag_variable(stacks, platform, env_name):
-    assert set(tfvars(platform, "v1.0.0-22403cf")) == set(stacks[f"app-{env_name}"]["variable"])
-    assert set(tfvars(platform, "v1.0.0-22403cf").values()) == {"v1.0.0-22403cf"}
+@pytest.fixture(scope="module")
+def numbered(raw_config):
+    """The default platform with project numbers, which CI needs."""
+    config = copy.deepcopy(raw_config)
+    for index, environment in enumerate(config["environments"].values()):
+        environment["project_number"] = str(123456789000 + index)
+    return parse_platform(config)
 
 
-def test_first_apply_excludes_exactly_the_gateway(synth_dir, stacks, platform, env_name):
-    stack = stacks[f"app-{env_name}"]
-    flags = exclude_flags(platform, env_name, synth_dir)
-    [service] = [name for name, body in resources(stack, "google_cloud_run_v2_service").items() if body["name"] == "gateway"]
-    [image_check] = [name for name, body in data_sources(stack, "google_artifact_registry_docker_image").items() if body["image_name"].startswith("mesh:")]
-    assert flags == sorted(
-        [f"-exclude=google_cloud_run_v2_service.{service}", f"-exclude=data.google_artifact_registry_docker_image.{image_check}"]
-    )
+def test_tfvars_set_every_variable_of_the_app_stack(stacks, platform, env_name):
+    values = tfvars(platform, {image: TAG for image in images(platform)}, "r1")
+    assert set(values) == set(stacks[f"app-{env_name}"]["variable"])
+    assert values[ROLLOUT_VARIABLE] == "r1"
 
 
-def test_gateway_build_args_carry_every_service_url(platform):
-    urls = {s.url_name.lower(): f"https://{s.name}-123.us-east4.run.app" for s in platform.services if s.url_name}
-    args = url_build_args(platform, urls)
-    assert len(args) == 7
-    assert "--build-arg=USERS_SERVICE_URL=https://users-service-123.us-east4.run.app" in args
+def test_one_build_per_image_with_its_dockerfile(numbered, env_name):
+    matrix = build_matrix(numbered, env_name, {image: TAG for image in images(numbered)})
+    assert [entry["image"] for entry in matrix] == images(numbered)
+    for entry in matrix:
+        service = next(s for s in numbered.services if s.image == entry["image"])
+        assert (entry["dockerfile"], entry["context"]) == (service.build.dockerfile, service.build.context)
+        assert entry["ref"].endswith(f"/{entry['image']}:{TAG}")
 
 
-def test_gateway_build_fails_on_a_missing_url(platform):
-    urls = {s.url_name.lower(): "https://x" for s in platform.services if s.url_name and s.name != "meals-service"}
-    with pytest.raises(SystemExit, match="service-urls secret lacks MEALS_SERVICE_URL"):
-        url_build_args(platform, urls)
+def test_url_built_images_get_every_deterministic_url(numbered, env_name):
+    environment = numbered.environments[env_name]
+    matrix = {entry["image"]: entry for entry in build_matrix(numbered, env_name, {image: TAG for image in images(numbered)})}
+    expected = {f"{s.url_name}={service_url(s.name, environment.project_number, environment.region)}" for s in numbered.services if s.url_name}
+    for service in numbered.services:
+        assert set(matrix[service.image]["build_args"]) == (expected if service.build.service_url_build_args else set())
 
 
-def test_urls_secret_name_is_the_one_the_app_stack_writes(stacks, env_name):
-    result = subprocess.run([sys.executable, "-m", "tools.ci_plan", env_name, "urls-secret"], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    secret_ids = {body["secret_id"] for body in resources(stacks[f"app-{env_name}"], "google_secret_manager_secret").values()}
-    assert result.stdout.strip() == f"service-urls-{env_name}" and result.stdout.strip() in secret_ids
+def test_rollback_overrides_tags_per_image(numbered):
+    first, *rest = images(numbered)
+    tags = image_tags(numbered, TAG, {first: "v0.9.0-aaaaaaa"})
+    assert tags[first] == "v0.9.0-aaaaaaa" and {tags[image] for image in rest} <= {TAG}
+    with pytest.raises(PlanError, match="unknown image"):
+        image_tags(numbered, TAG, {"no_such_image": TAG})
+    with pytest.raises(PlanError, match="malformed tag"):
+        image_tags(numbered, TAG, {first: "not a tag"})
+
+
+def test_identities_name_the_configured_accounts(numbered, env_name):
+    environment = numbered.environments[env_name]
+    found = identities(numbered, env_name)
+    assert found["provider"].startswith(f"projects/{environment.project_number}/locations/global/workloadIdentityPools/")
+    assert found["deployer"] == f"{environment.deployer_account_id}@{environment.project_id}.iam.gserviceaccount.com"
+
+
+def test_missing_project_number_is_one_line(platform, env_name):
+    with pytest.raises(PlanError, match=f"environments.{env_name}.project_number is not set"):
+        identities(platform, env_name)
+
+
+def test_deployed_tags_come_from_the_stack_output(platform):
+    assert deployed_tags(platform, {"image_tags": {"value": {"mesh": TAG}}}) == {"mesh": TAG}
+    with pytest.raises(PlanError, match="deploy it once first"):
+        deployed_tags(platform, {})
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["nowhere", "matrix"], "usage"),
+        (["{env}", "tfvars", "{{not json"], "TAGS_JSON is not JSON"),
+        (["{env}", "deployed-tfvars", "/no/such/file.json"], "cannot read OUTPUTS_JSON"),
+        (["{env}", "explode"], "unknown command"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(argv, message, env_name):
+    argv = [arg.replace("{env}", env_name) for arg in argv]
+    result = subprocess.run([sys.executable, "-m", "tools.ci_plan", *argv], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_environments_list_is_the_configuration(platform):
+    result = subprocess.run([sys.executable, "-m", "tools.ci_plan", "environments"], cwd=ROOT, capture_output=True, text=True)
+    assert json.loads(result.stdout) == list(platform.environments)

@@ -1,9 +1,11 @@
 """The GitHub workflows: linted offline, and structured so that the old
 pipeline's failures (workflow_run chains that skipped or ran out of order,
-a missing registry or bucket) cannot happen."""
+code of the wrong repository, approvals given blind) cannot happen.
+`make rehearse` runs them; these tests read them."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,30 +13,41 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.ci_plan import build_matrix, late_images
-
 from .conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
+CALLER = ROOT / "examples" / "app-repository" / ".github" / "workflows" / "deploy.yml"
 BIN = Path(sys.executable).parent
-DEPLOY_ORDER = ["preflight", "build-images", "deploy-services", "deploy-gateway"]
+DEPLOY_ORDER = ["prepare", "preflight", "build-images", "plan", "apply", "verify"]
+# Jobs that run this project's commands must check out this repository at the
+# called workflow's commit, never the caller's (GitHub's default in a called workflow).
+INFRA_CHECKOUT = {"repository": "${{ job.workflow_repository }}", "ref": "${{ job.workflow_sha }}"}
 
 
-def load(name: str) -> dict:
-    workflow = yaml.safe_load((WORKFLOWS / name).read_text())
+def load(path: Path) -> dict:
+    workflow = yaml.safe_load(path.read_text())
     # YAML 1.1 reads the key `on` as True.
     workflow["on"] = workflow.pop(True, workflow.get("on"))
     return workflow
 
 
+def all_workflows() -> list[Path]:
+    return [*sorted(WORKFLOWS.glob("*.yml")), CALLER]
+
+
 @pytest.fixture(scope="module")
 def deploy() -> dict:
-    return load("deploy.yml")
+    return load(WORKFLOWS / "deploy.yml")
 
 
 @pytest.fixture(scope="module")
 def pull_request() -> dict:
-    return load("pull-request.yml")
+    return load(WORKFLOWS / "pull-request.yml")
+
+
+@pytest.fixture(scope="module")
+def drift() -> dict:
+    return load(WORKFLOWS / "drift.yml")
 
 
 def all_steps(workflow: dict):
@@ -43,100 +56,164 @@ def all_steps(workflow: dict):
             yield job_name, step
 
 
+def needs(job: dict) -> list[str]:
+    value = job.get("needs", [])
+    return [value] if isinstance(value, str) else value
+
+
+def runs(job: dict) -> str:
+    return "\n".join(step.get("run", "") for step in job.get("steps", []))
+
+
+def uses(job: dict, action: str) -> list[dict]:
+    return [s for s in job.get("steps", []) if str(s.get("uses", "")).startswith(f"{action}@")]
+
+
 def test_actionlint_reports_nothing():
-    result = subprocess.run([str(BIN / "actionlint"), "-color=false"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([str(BIN / "actionlint"), "-color=false", *map(str, all_workflows())], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_zizmor_reports_nothing():
-    result = subprocess.run([str(BIN / "zizmor"), "--offline", "--no-progress", ".github"], cwd=ROOT, capture_output=True, text=True)
+    command = [str(BIN / "zizmor"), "--offline", "--no-progress", "--config", ".github/zizmor.yml", ".github", str(CALLER.parents[2])]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No findings to report" in result.stdout
 
 
 def test_no_workflow_run_triggers():
-    for path in WORKFLOWS.glob("*.yml"):
-        assert "workflow_run" not in load(path.name)["on"], path.name
+    for path in all_workflows():
+        assert "workflow_run" not in load(path)["on"], path.name
 
 
-def test_deploy_is_reusable_and_runnable_by_hand(deploy):
-    assert set(deploy["on"]) == {"workflow_call", "workflow_dispatch"}
-    for trigger in deploy["on"].values():
-        assert {"environment", "app_ref"} <= set(trigger["inputs"])
-    assert deploy["on"]["workflow_dispatch"]["inputs"]["environment"]["options"] == ["staging", "production"]
+def test_deploy_is_only_reusable(deploy):
+    """No by-hand path in this repository: its token could not satisfy the
+    Workload Identity condition; the caller is dispatched instead (README)."""
+    assert set(deploy["on"]) == {"workflow_call"}
+    assert {"environment", "app_ref", "image_tags", "rollout"} == set(deploy["on"]["workflow_call"]["inputs"])
 
 
 def test_deploy_jobs_run_in_order(deploy):
     assert list(deploy["jobs"]) == DEPLOY_ORDER
     for earlier, later in zip(DEPLOY_ORDER, DEPLOY_ORDER[1:]):
-        needs = deploy["jobs"][later]["needs"]
-        assert earlier in ([needs] if isinstance(needs, str) else needs), f"{later} does not wait for {earlier}"
+        assert earlier in needs(deploy["jobs"][later]), f"{later} does not wait for {earlier}"
     for job in deploy["jobs"].values():
         assert "if" not in job, "a condition could skip a step of the deploy"
 
 
-def test_preflight_comes_before_anything_else(deploy):
-    steps = deploy["jobs"]["preflight"]["steps"]
-    runs = [step.get("run", "") for step in steps]
-    assert any(run.startswith("make preflight") for run in runs)
-    assert "needs" not in deploy["jobs"]["preflight"]
+def test_every_job_runs_this_repository_at_the_called_commit(deploy, drift):
+    for workflow in (deploy, drift):
+        for name, job in workflow["jobs"].items():
+            if "make " not in runs(job) and ".venv/bin" not in runs(job) and "tools/" not in runs(job):
+                continue
+            checkouts = uses(job, "actions/checkout")
+            own = [c for c in checkouts if c.get("with", {}).get("path", ".") == "."]
+            assert own, f"{name} runs project commands without checking this repository out"
+            if workflow is deploy:
+                assert {k: own[0]["with"].get(k) for k in INFRA_CHECKOUT} == INFRA_CHECKOUT, f"{name} would check out the caller"
 
 
-def test_build_matrix_equals_the_configured_service_images(deploy, platform):
-    job = deploy["jobs"]["build-images"]
-    assert job["strategy"]["matrix"]["image"] == "${{ fromJSON(needs.preflight.outputs.matrix) }}"
-    plan_step = next(s for s in deploy["jobs"]["preflight"]["steps"] if s.get("id") == "plan")
-    assert "tools.ci_plan" in plan_step["run"] and " matrix)" in plan_step["run"]
-    configured = [s.image for s in platform.services if not s.build.service_url_build_args]
-    assert [entry["image"] for entry in build_matrix(platform)] == configured
-    assert [entry["image"] for entry in late_images(platform)] == ["mesh"]
-    assert build_matrix(platform)[0] == {"image": "agent_service", "dockerfile": "src/agent_service/Dockerfile", "context": "."}
-
-
-def test_gcp_jobs_use_workload_identity_in_their_environment(deploy):
+def test_application_is_checked_out_only_at_app_ref(deploy):
     for name, job in deploy["jobs"].items():
-        auth = [s for s in job["steps"] if str(s.get("uses", "")).startswith("google-github-actions/auth@")]
-        assert auth, f"{name} does not authenticate"
-        assert set(auth[0]["with"]) == {"workload_identity_provider", "service_account"}
-        assert job["environment"] == "${{ inputs.environment }}"
-        assert job["permissions"] == {"contents": "read", "id-token": "write"}
+        for step in uses(job, "actions/checkout"):
+            if step["with"].get("path") == "app":
+                assert step["with"]["repository"] == "${{ github.repository }}"
+                assert step["with"]["ref"] == "${{ inputs.app_ref }}", name
 
 
-def test_least_permissions_and_one_deploy_per_environment(deploy, pull_request):
-    assert deploy["permissions"] == {} and pull_request["permissions"] == {}
+def test_synthesized_once_and_handed_on(deploy):
+    synthesizing = [name for name, job in deploy["jobs"].items() if "make synth" in runs(job)]
+    assert synthesizing == ["prepare"]
+    assert uses(deploy["jobs"]["prepare"], "actions/upload-artifact")[0]["with"]["name"] == "synth"
+    for name in ("plan", "apply", "verify"):
+        downloads = [s["with"]["name"] for s in uses(deploy["jobs"][name], "actions/download-artifact")]
+        assert "synth" in downloads, f"{name} does not use the one synthesis"
+
+
+def test_one_approval_after_the_plan_and_apply_of_that_plan(deploy):
+    with_environment = [name for name, job in deploy["jobs"].items() if "environment" in job]
+    assert with_environment == ["apply"]
+    assert "plan" in needs(deploy["jobs"]["apply"])
+    assert "plan" in [s["with"]["name"] for s in uses(deploy["jobs"]["apply"], "actions/download-artifact")]
+    apply_runs = runs(deploy["jobs"]["apply"])
+    assert re.search(r"apply -input=false app\.tfplan", apply_runs) and " plan " not in apply_runs
+    plan_runs = runs(deploy["jobs"]["plan"])
+    assert "-out=app.tfplan" in plan_runs and "-lock=false" in plan_runs and "tools.plan_summary" in plan_runs
+
+
+def test_identities_per_job(deploy):
+    """Deployer only where the approval is; builds as the builder; the rest read-only."""
+    expected = {"preflight": "planner", "build-images": "builder", "plan": "planner", "apply": "deployer", "verify": "planner"}
+    for name, identity in expected.items():
+        [auth] = uses(deploy["jobs"][name], "google-github-actions/auth")
+        assert auth["with"] == {
+            "workload_identity_provider": "${{ needs.prepare.outputs.provider }}",
+            "service_account": f"${{{{ needs.prepare.outputs.{identity} }}}}",
+        }
+        assert deploy["jobs"][name]["permissions"] == {"contents": "read", "id-token": "write"}
+    assert not uses(deploy["jobs"]["prepare"], "google-github-actions/auth")
+
+
+def test_preflight_before_anything_changes(deploy):
+    assert "make preflight" in runs(deploy["jobs"]["preflight"]) and "IDENTITY=planner" in runs(deploy["jobs"]["preflight"])
+    assert "preflight" in needs(deploy["jobs"]["build-images"])
+    assert "make preflight" in runs(deploy["jobs"]["apply"]) and "IDENTITY=deployer" in runs(deploy["jobs"]["apply"])
+
+
+def test_build_matrix_and_rebuild_skip(deploy):
+    job = deploy["jobs"]["build-images"]
+    assert job["strategy"]["matrix"]["image"] == "${{ fromJSON(needs.prepare.outputs.matrix) }}"
+    assert "gcloud artifacts docker images describe" in runs(job), "an existing tag must not be rebuilt"
+
+
+def test_least_permissions_and_one_deploy_per_environment(deploy, pull_request, drift):
+    assert deploy["permissions"] == {} and pull_request["permissions"] == {} and drift["permissions"] == {}
     assert deploy["concurrency"] == {"group": "deploy-${{ inputs.environment }}", "cancel-in-progress": False}
 
 
 def test_no_keys_and_no_pushes_to_the_repository():
-    for path in WORKFLOWS.glob("*.yml"):
+    for path in all_workflows():
         text = path.read_text()
         assert "credentials_json" not in text, path.name
         assert "git push" not in text and "git commit" not in text, path.name
-    for path in WORKFLOWS.glob("*.yml"):
-        for _, step in all_steps(load(path.name)):
+        for _, step in all_steps(load(path)):
             if str(step.get("uses", "")).startswith("actions/checkout@"):
                 assert step["with"]["persist-credentials"] is False
 
 
-def test_pull_request_runs_tests_diff_and_validate(pull_request):
+def test_caller_calls_our_deploy_at_main_with_the_commit(platform):
+    caller = load(CALLER)
+    assert set(caller["on"]["push"]["branches"]) == {e.deploy_branch for e in platform.environments.values()}
+    [job] = caller["jobs"].values()
+    assert job["uses"] == f"{platform.github.infra_repository}/{platform.github.deploy_workflow}@{platform.github.infra_ref.removeprefix('refs/heads/')}"
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert "github.sha" in job["with"]["app_ref"]
+
+
+def test_pull_request_runs_tests_diff_plan_and_validate(pull_request):
     jobs = pull_request["jobs"]
-    assert any(s.get("run") == "make test" for s in jobs["test"]["steps"])
-    diff_runs = " ".join(s.get("run", "") for s in jobs["synth-diff"]["steps"])
-    assert "synth-diff BASE=" in diff_runs
-    comment = next(s for s in jobs["synth-diff"]["steps"] if str(s.get("uses", "")).startswith("actions/github-script@"))
-    assert "<!-- cdktf-synth-diff -->" in comment["with"]["script"] and "updateComment" in comment["with"]["script"]
-    validate = " ".join(s.get("run", "") for s in jobs["validate"]["steps"])
-    assert "init -backend=false" in validate and "validate" in validate
-    assert any(str(s.get("uses", "")).startswith("opentofu/setup-opentofu@") for s in jobs["validate"]["steps"])
+    assert "make test" in runs(jobs["test"]) and "make rehearse" in runs(jobs["test"])
+    assert "synth-diff BASE=" in runs(jobs["synth-diff"])
+    assert "tools/plan_deployed.sh" in runs(jobs["plan"])
+    assert uses(jobs["plan"], "google-github-actions/auth")[0]["with"]["service_account"] == "${{ steps.identities.outputs.planner }}"
+    script = uses(jobs["comment"], "actions/github-script")[0]["with"]["script"]
+    assert "<!-- cdktf-synth-diff -->" in script and "updateComment" in script
+    assert "init -backend=false" in runs(jobs["validate"]) and "validate" in runs(jobs["validate"])
 
 
-def test_actions_are_pinned_by_verified_sha_or_recorded_tag():
+def test_drift_plans_on_a_schedule_and_never_applies(drift):
+    assert "schedule" in drift["on"]
+    text = (WORKFLOWS / "drift.yml").read_text()
+    assert " apply" not in text and "-detailed-exitcode" in text
+    assert uses(drift["jobs"]["plan"], "google-github-actions/auth")[0]["with"]["service_account"] == "${{ steps.identities.outputs.planner }}"
+
+
+def test_every_action_is_pinned_by_full_commit():
+    for path in all_workflows():
+        for _, step in all_steps(load(path)):
+            reference = step.get("uses")
+            if reference and not reference.startswith("./"):
+                _, ref = reference.split("@")
+                assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{path.name}: {reference} is not pinned by commit"
     policies = yaml.safe_load((ROOT / ".github" / "zizmor.yml").read_text())["rules"]["unpinned-uses"]["config"]["policies"]
-    for path in WORKFLOWS.glob("*.yml"):
-        for _, step in all_steps(load(path.name)):
-            uses = step.get("uses")
-            if not uses:
-                continue
-            action, ref = uses.split("@")
-            if len(ref) != 40:
-                assert f"{action.split('/')[0]}/*" in policies, f"{uses} is tag-pinned without a recorded reason"
+    assert not [name for name in policies if not name.startswith("Peleke/")], "a tag-pin exception is back"

@@ -1,97 +1,203 @@
-"""What the deploy workflow needs to know, read from the configuration, so the
-workflow holds no list of services or images of its own.
+"""What the workflows need to know, read from the configuration, so no
+workflow holds a list of services, images, environments or identities.
 
-    python -m tools.ci_plan ENV matrix        build matrix of the service images (JSON)
-    python -m tools.ci_plan ENV late-images   images built after the services' URLs are known (JSON)
-    python -m tools.ci_plan ENV tfvars TAG    image_tag_<image> = TAG for every image (tfvars JSON)
-    python -m tools.ci_plan ENV exclude OUT   -exclude flags keeping late-built services out of
-                                              the first apply (reads OUT/stacks/app-ENV/cdk.tf.json)
-    python -m tools.ci_plan ENV urls-secret   the Secret Manager secret holding every service URL
-    python -m tools.ci_plan ENV build-args URLS_JSON
-                                              --build-arg=NAME=URL, one a line, for every service URL
-                                              (URLS_JSON: the value of service-urls-ENV)
+    python -m tools.ci_plan environments
+        the configured environments (JSON list), for the drift and PR plan matrices
+    python -m tools.ci_plan ENV prepare APP_DIR [TAG_OVERRIDES_JSON]
+        GITHUB_OUTPUT lines for the deploy: `tags` (image -> tag: v<APP_DIR/VERSION>-<short
+        sha of APP_DIR>, or the override), `matrix` (one build per image, with its
+        Dockerfile, context, tag and build arguments), `provider` and the
+        `deployer`/`builder`/`planner` service-account emails
+    python -m tools.ci_plan ENV identities
+        GITHUB_OUTPUT lines `provider` and the three service-account emails only
+    python -m tools.ci_plan ENV tfvars TAGS_JSON [ROLLOUT]
+        the app stack's inputs: image_tag_<image> for every image (tfvars JSON)
+    python -m tools.ci_plan ENV deployed-tfvars OUTPUTS_JSON
+        the same inputs from `tofu output -json` of the deployed stack (what runs now),
+        for plans that must not change images (pull requests, drift)
 """
 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import sys
 from pathlib import Path
 
-from platform_config import Platform, Service, image_tag_variable_name, load_platform
+from platform_config import ConfigError, Platform, image_tag_variable_name, load_platform
+from platform_config.naming import (
+    IMAGE_TAGS_OUTPUT,
+    ROLLOUT_VARIABLE,
+    registry_url_prefix,
+    service_account_email,
+    service_url,
+    workload_identity_provider_name,
+)
+
+# Docker's tag grammar; the app stack validates the same.
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
-def _image_entry(service: Service) -> dict[str, str]:
-    return {"image": service.image, "dockerfile": service.build.dockerfile, "context": service.build.context}
+class PlanError(Exception):
+    """One line for the workflow log; exit 2."""
 
 
-def _images(platform: Platform, late: bool) -> list[dict[str, str]]:
-    """One entry per image, in configuration order."""
-    seen: dict[str, dict[str, str]] = {}
+def images(platform: Platform) -> list[str]:
+    """Every image once, in configuration order."""
+    return list(dict.fromkeys(s.image for s in platform.services))
+
+
+def app_tag(app_dir: Path) -> str:
+    """v<VERSION>-<short sha>, as the application tagged its images before."""
+    version_file = app_dir / "VERSION"
+    try:
+        version = version_file.read_text().strip()
+        sha = subprocess.run(
+            ["git", "-C", str(app_dir), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as error:
+        raise PlanError(f"cannot read the application's version and commit in {app_dir}: {error}") from None
+    tag = f"v{version}-{sha}"
+    if not TAG.fullmatch(tag):
+        raise PlanError(f"{version_file}: {tag!r} is not a Docker tag; VERSION must hold e.g. 1.0.0")
+    return tag
+
+
+def image_tags(platform: Platform, default_tag: str, overrides: dict[str, str]) -> dict[str, str]:
+    """image -> tag: the application commit's tag unless overridden (a rollback)."""
+    unknown = sorted(set(overrides) - set(images(platform)))
+    if unknown:
+        raise PlanError(f"image_tags names unknown image(s) {unknown}; known: {images(platform)}")
+    bad = sorted(image for image, tag in overrides.items() if not isinstance(tag, str) or not TAG.fullmatch(tag))
+    if bad:
+        raise PlanError(f"image_tags has a malformed tag for {bad}; use Docker tags such as v1.0.0-22403cf")
+    return {image: overrides.get(image, default_tag) for image in images(platform)}
+
+
+def _project_number(platform: Platform, env_name: str) -> str:
+    number = platform.environments[env_name].project_number
+    if not number:
+        raise PlanError(
+            f"environments.{env_name}.project_number is not set in the configuration; fill it from "
+            f"`gcloud projects describe {platform.environments[env_name].project_id} --format='value(projectNumber)'`"
+        )
+    return number
+
+
+def build_matrix(platform: Platform, env_name: str, tags: dict[str, str]) -> list[dict]:
+    """One build per image. An image built with the service URLs (the gateway)
+    gets them as build arguments: the URLs are deterministic, so it is built
+    with the others, before any apply."""
+    environment = platform.environments[env_name]
+    urls = {
+        s.url_name: service_url(s.name, _project_number(platform, env_name), environment.region)
+        for s in platform.services
+        if s.url_name
+    }
+    matrix: dict[str, dict] = {}
     for service in platform.services:
-        if service.build.service_url_build_args == late and service.image not in seen:
-            seen[service.image] = _image_entry(service)
-    return list(seen.values())
+        if service.image in matrix:
+            continue
+        args = [f"{name}={url}" for name, url in urls.items()] if service.build.service_url_build_args else []
+        matrix[service.image] = {
+            "image": service.image,
+            "dockerfile": service.build.dockerfile,
+            "context": service.build.context,
+            "tag": tags[service.image],
+            "ref": f"{registry_url_prefix(environment.region, environment.project_id, environment.registry_repository)}/{service.image}:{tags[service.image]}",
+            "build_args": args,
+        }
+    return list(matrix.values())
 
 
-def build_matrix(platform: Platform) -> list[dict[str, str]]:
-    return _images(platform, late=False)
+def identities(platform: Platform, env_name: str) -> dict[str, str]:
+    environment = platform.environments[env_name]
+    wi = environment.workload_identity
+    emails = {
+        role: service_account_email(account_id, environment.project_id)
+        for role, account_id in (
+            ("deployer", environment.deployer_account_id),
+            ("builder", getattr(environment, "builder_account_id", None)),
+            ("planner", getattr(environment, "planner_account_id", None)),
+        )
+        if account_id
+    }
+    return {"provider": workload_identity_provider_name(_project_number(platform, env_name), wi.pool_id, wi.provider_id), **emails}
 
 
-def late_images(platform: Platform) -> list[dict[str, str]]:
-    return _images(platform, late=True)
-
-
-def tfvars(platform: Platform, tag: str) -> dict[str, str]:
-    return {image_tag_variable_name(s.image): tag for s in platform.services}
-
-
-def exclude_flags(platform: Platform, env_name: str, outdir: Path) -> list[str]:
-    """The late-built services' Cloud Run resources and image checks; what
-    depends on them (their invoker grants) is left out by OpenTofu itself."""
-    stack = json.loads((outdir / "stacks" / f"app-{env_name}" / "cdk.tf.json").read_text())
-    late = {s.name for s in platform.services if s.build.service_url_build_args}
-    late_image_names = {entry["image"] for entry in late_images(platform)}
-    flags = []
-    for name, body in stack["resource"]["google_cloud_run_v2_service"].items():
-        if body["name"] in late:
-            flags.append(f"-exclude=google_cloud_run_v2_service.{name}")
-    for name, body in stack.get("data", {}).get("google_artifact_registry_docker_image", {}).items():
-        if body["image_name"].split(":")[0] in late_image_names:
-            flags.append(f"-exclude=data.google_artifact_registry_docker_image.{name}")
-    return sorted(flags)
-
-
-def url_build_args(platform: Platform, urls: dict[str, str]) -> list[str]:
-    """Build arguments for the late images: every configured service URL,
-    read from the service-urls secret's JSON; a missing one is an error."""
-    missing = [s.url_name for s in platform.services if s.url_name and not urls.get(s.url_name.lower())]
+def tfvars(platform: Platform, tags: dict[str, str], rollout: str = "") -> dict[str, str]:
+    """Every input of the app stack: one tag per image, and the rollout id
+    (a new value starts new revisions: secret rotation)."""
+    missing = sorted(set(images(platform)) - set(tags))
     if missing:
-        raise SystemExit(f"service-urls secret lacks {', '.join(missing)}: did deploy-services apply?")
-    return [f"--build-arg={s.url_name}={urls[s.url_name.lower()]}" for s in platform.services if s.url_name]
+        raise PlanError(f"no tag for image(s) {missing}")
+    return {**{image_tag_variable_name(image): tags[image] for image in images(platform)}, ROLLOUT_VARIABLE: rollout}
+
+
+def deployed_tags(platform: Platform, outputs: dict) -> dict[str, str]:
+    """image -> tag from `tofu output -json` of the deployed app stack."""
+    deployed = outputs.get(IMAGE_TAGS_OUTPUT, {}).get("value")
+    if not isinstance(deployed, dict):
+        raise PlanError(f"the deployed app stack has no `{IMAGE_TAGS_OUTPUT}` output: deploy it once first")
+    return deployed
+
+
+def _json_argument(text: str, what: str):
+    try:
+        return json.loads(text or "{}")
+    except json.JSONDecodeError as error:
+        raise PlanError(f"{what} is not JSON ({error.msg} at character {error.pos})") from None
+
+
+def _json_file(path: str, what: str):
+    try:
+        return _json_argument(Path(path).read_text(), f"{what} {path}")
+    except OSError as error:
+        raise PlanError(f"cannot read {what} {path}: {error.strerror}") from None
+
+
+def run(argv: list[str]) -> list[str]:
+    """The lines to print for `argv`; raises PlanError or ConfigError."""
+    platform = load_platform()
+    if argv == ["environments"]:
+        return [json.dumps(list(platform.environments))]
+    if len(argv) < 2 or argv[0] not in platform.environments:
+        raise PlanError(f"usage: see `python -m tools.ci_plan --help`; environments: {', '.join(platform.environments)}")
+    env_name, command, *rest = argv
+    if command == "prepare" and len(rest) in (1, 2):
+        overrides = _json_argument(rest[1] if len(rest) == 2 else "{}", "TAG_OVERRIDES_JSON")
+        if not isinstance(overrides, dict):
+            raise PlanError("TAG_OVERRIDES_JSON must be a JSON object of image -> tag")
+        tags = image_tags(platform, app_tag(Path(rest[0])), overrides)
+        outputs = {"tags": json.dumps(tags), "matrix": json.dumps(build_matrix(platform, env_name, tags)), **identities(platform, env_name)}
+        return [f"{key}={value}" for key, value in outputs.items()]
+    if command == "identities" and not rest:
+        return [f"{key}={value}" for key, value in identities(platform, env_name).items()]
+    if command == "tfvars" and len(rest) in (1, 2):
+        tags = _json_argument(rest[0], "TAGS_JSON")
+        return [json.dumps(tfvars(platform, tags, rest[1] if len(rest) == 2 else ""), indent=2)]
+    if command == "deployed-tfvars" and len(rest) == 1:
+        outputs = _json_file(rest[0], "OUTPUTS_JSON")
+        rollout = outputs.get(ROLLOUT_VARIABLE, {}).get("value", "")
+        return [json.dumps(tfvars(platform, deployed_tags(platform, outputs), rollout), indent=2)]
+    raise PlanError(f"unknown command {' '.join(argv[1:])!r}; see `python -m tools.ci_plan --help`")
 
 
 def main(argv: list[str]) -> int:
-    platform = load_platform()
-    if len(argv) < 2 or argv[0] not in platform.environments:
-        print(__doc__, file=sys.stderr)
+    if argv in (["--help"], ["-h"]):
+        print(__doc__)
+        return 0
+    try:
+        lines = run(argv)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
         return 2
-    env_name, command, *rest = argv
-    if command == "matrix":
-        print(json.dumps(build_matrix(platform)))
-    elif command == "late-images":
-        print(json.dumps(late_images(platform)))
-    elif command == "tfvars" and len(rest) == 1:
-        print(json.dumps(tfvars(platform, rest[0]), indent=2))
-    elif command == "exclude" and len(rest) == 1:
-        print(" ".join(exclude_flags(platform, env_name, Path(rest[0]))))
-    elif command == "urls-secret":
-        print(platform.service_urls_secret.format(env=env_name, project=platform.environments[env_name].project_id))
-    elif command == "build-args" and len(rest) == 1:
-        print("\n".join(url_build_args(platform, json.loads(Path(rest[0]).read_text()))))
-    else:
-        print(__doc__, file=sys.stderr)
+    except PlanError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
+    print("\n".join(lines))
     return 0
 
 

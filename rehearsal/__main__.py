@@ -1,0 +1,164 @@
+"""`make rehearse`: the deploy workflow run by act through the application's
+caller, scenario after scenario in one world; one line per scenario,
+`rehearsal <scenario>: ok` or `rehearsal <scenario>: FAILED <why>`, exit 1 on
+any failure. Logs and records stay in the printed folder on failure."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from platform_config import Platform
+
+from .harness import Outcome, Rehearsal, Scenario
+
+
+class Failed(Exception):
+    pass
+
+
+def expect(condition: bool, why: str) -> None:
+    if not condition:
+        raise Failed(why)
+
+
+def job_order(outcome: Outcome) -> list[str]:
+    """Jobs in the order their first stand-in call happened."""
+    order: list[str] = []
+    for entry in outcome.records:
+        if entry["job"] and entry["job"] not in order:
+            order.append(entry["job"])
+    return order
+
+
+def images(platform: Platform) -> list[str]:
+    return list(dict.fromkeys(s.image for s in platform.services))
+
+
+def pushed(outcome: Outcome) -> list[str]:
+    return [r["args"][1] for r in outcome.of("docker") if r["args"][0] == "push"]
+
+
+def check_happy_path(rehearsal: Rehearsal, outcome: Outcome) -> None:
+    platform = rehearsal.platform
+    expect(outcome.exit_code == 0, f"the run failed: {tail(outcome)}")
+    order = job_order(outcome)
+    expected = ["prepare", "preflight", "build-images", "plan", "apply", "verify"]
+    expect([job for job in order if job in expected] == expected, f"jobs ran as {order}, not {expected}")
+    expect(sorted(p.rsplit("/", 1)[1].split(":")[0] for p in pushed(outcome)) == sorted(images(platform)),
+           f"pushed {pushed(outcome)}, not one push per image {images(platform)}")
+    url_names = {s.url_name for s in platform.services if s.url_name}
+    for service in platform.services:
+        if service.build.service_url_build_args:
+            [build] = [r for r in outcome.of("docker") if r["args"][0] == "build" and f"/{service.image}:" in " ".join(r["args"])]
+            given = {arg.split("=", 2)[1] for arg in build["args"] if arg.startswith("--build-arg=")}
+            expect(given == url_names, f"{service.image} built with {sorted(given)}, not every service URL")
+    [applied] = outcome.of("apply")
+    [planned] = [r for r in outcome.of("plan") if r["job"] == "plan"]
+    expect(applied["variables"] == planned["variables"], "apply did not use the variables of the reviewed plan")
+    expect(all(v.startswith("v1.0.0-") for k, v in applied["variables"].items() if k.startswith("image_tag_")),
+           f"image tags passed as {applied['variables']}")
+    identities = {(r["job"], r["access"]) for r in outcome.of("identity")}
+    expect({job for job, access in identities if access == "deploy"} == {"apply"},
+           f"the deployer identity was used by {sorted(identities)}: only the apply job (the one approval) may")
+    for checkout in outcome.of("checkout"):
+        if checkout["path"] == ".":
+            expect(checkout["repository"] == rehearsal.github["infra_repository"],
+                   f"job {checkout['job']} checked out {checkout['repository']} to run this project's commands")
+
+
+def check_stopped_before_changes(reason: str) -> Callable[[Rehearsal, Outcome], None]:
+    def check(rehearsal: Rehearsal, outcome: Outcome) -> None:
+        expect(outcome.exit_code != 0, "the run succeeded")
+        expect(not outcome.of("apply"), "something was applied")
+        expect(reason in outcome.log, f"the log does not say {reason!r}: {tail(outcome)}")
+
+    return check
+
+
+def check_no_push_no_apply(reason: str) -> Callable[[Rehearsal, Outcome], None]:
+    def check(rehearsal: Rehearsal, outcome: Outcome) -> None:
+        check_stopped_before_changes(reason)(rehearsal, outcome)
+        expect(not pushed(outcome), f"images were pushed: {pushed(outcome)}")
+
+    return check
+
+
+def check_health_failure(service: str) -> Callable[[Rehearsal, Outcome], None]:
+    def check(rehearsal: Rehearsal, outcome: Outcome) -> None:
+        expect(outcome.exit_code != 0, "the run succeeded although a service is unhealthy")
+        expect(f"verify: {service}:" in outcome.log, f"verify did not name {service}: {tail(outcome)}")
+        expect("roll back:" in outcome.log, "verify did not say how to roll back")
+
+    return check
+
+
+def check_rollback(rehearsal: Rehearsal, outcome: Outcome) -> None:
+    expect(outcome.exit_code == 0, f"the rollback failed: {tail(outcome)}")
+    expect(not [r for r in outcome.of("docker") if r["args"][0] == "build"], "a rollback rebuilt images")
+    [applied] = outcome.of("apply")
+    expect(set(v for k, v in applied["variables"].items() if k.startswith("image_tag_")) == {ROLLBACK_TAG},
+           f"applied tags {applied['variables']}, not the rollback tag")
+
+
+def check_rotation(rehearsal: Rehearsal, outcome: Outcome) -> None:
+    expect(outcome.exit_code == 0, f"the rollout failed: {tail(outcome)}")
+    [planned] = [r for r in outcome.of("plan") if r["job"] == "plan"]
+    expect(planned["changes"] >= len(rehearsal.platform.services), "a new rollout id did not change every service")
+    expect(not [r for r in outcome.of("docker") if r["args"][0] == "build"], "a rollout rebuilt images")
+
+
+def tail(outcome: Outcome) -> str:
+    lines = [line for line in outcome.log.splitlines() if "error" in line.lower() or "fail" in line.lower()]
+    return " | ".join(lines[-3:])[:400] or f"exit {outcome.exit_code}, see {outcome.world}/act.log"
+
+
+ROLLBACK_TAG = "v0.9.0-rollback"
+
+
+def scenarios(rehearsal: Rehearsal):
+    platform = rehearsal.platform
+    production = next(name for name, env in platform.environments.items() if env.deletion_protection) if any(
+        env.deletion_protection for env in platform.environments.values()) else next(iter(platform.environments))
+    gateway = next((s.name for s in platform.services if s.health_path), platform.services[0].name)
+    state_bucket = platform.environments[production].state_bucket
+    yield Scenario("happy-path", environment=production), check_happy_path
+    yield (Scenario("no-state-bucket", environment=production, missing_state_bucket=True),
+           check_no_push_no_apply(state_bucket))
+    yield (Scenario("image-build-fails", environment=production, fail_builds=[images(platform)[0]]),
+           check_stopped_before_changes("rehearsed failure"))
+    yield (Scenario("foreign-caller", environment=production, caller=f"{rehearsal.github['app_repository']}-fork"),
+           check_no_push_no_apply("rejected by the attribute condition"))
+    yield Scenario("unhealthy-service", environment=production, unhealthy=[gateway]), check_health_failure(gateway)
+
+
+def main() -> int:
+    from tests import gcs_emulator
+
+    workdir = Path(tempfile.mkdtemp(prefix="rehearsal-"))
+    gcs = gcs_emulator.start()
+    failed = False
+    try:
+        rehearsal = Rehearsal(workdir, gcs)
+        for scenario, check in scenarios(rehearsal):
+            outcome = rehearsal.run(scenario)
+            try:
+                check(rehearsal, outcome)
+                print(f"rehearsal {scenario.name}: ok", flush=True)
+            except Failed as why:
+                failed = True
+                print(f"rehearsal {scenario.name}: FAILED {why}", flush=True)
+    finally:
+        gcs_emulator.stop(gcs)
+    if failed:
+        print(f"rehearsal logs and records: {workdir}/world/<scenario>/", file=sys.stderr)
+        return 1
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

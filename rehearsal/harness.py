@@ -1,0 +1,284 @@
+"""A rehearsal world: this project as the infrastructure repository, a small
+application repository with the caller workflow, the fake cloud
+(`standins.py`), fake-gcs-server for the state bucket, a health server for the
+services' URLs; and `act` running the caller, which calls our deploy.yml.
+
+What is substituted, because act lacks it (README, "What the rehearsal proves"):
+`job.workflow_repository` / `job.workflow_sha` are written into the rehearsal's
+copy of the workflows as the infrastructure repository's name and main branch,
+and the OIDC token's claims are computed from the run (caller repository, ref,
+event, the job's `environment:` from the workflow file, the called workflow).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import yaml
+
+from platform_config import load_platform
+from platform_config.naming import service_account_email, workload_identity_provider_name
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HOME = Path(__file__).resolve().parent
+ACT = Path(sys.executable).parent / "act"
+CALLER = PROJECT_ROOT / "examples" / "app-repository" / ".github" / "workflows" / "deploy.yml"
+# Rehearsal-only project numbers: the default configuration does not know the real ones.
+PROJECT_NUMBER_BASE = 100000000000
+ACT_TIMEOUT_SECONDS = 600
+
+
+def _workflow(path: Path) -> dict:
+    workflow = yaml.safe_load(path.read_text())
+    workflow["on"] = workflow.pop(True, workflow.get("on"))
+    return workflow
+
+
+def pinned_actions(workflows: list[Path]) -> dict[str, str]:
+    """OWNER/REPO@SHA of every remote action the workflows use -> stand-in folder."""
+    mapping = {}
+    for path in workflows:
+        for job in _workflow(path)["jobs"].values():
+            for step in job.get("steps", []):
+                uses = step.get("uses", "")
+                if "@" in uses and not uses.startswith("./"):
+                    name = uses.split("@")[0].split("/", 1)[1]
+                    mapping[uses] = str(HOME / "actions" / name)
+    return mapping
+
+
+@dataclass
+class Scenario:
+    name: str
+    environment: str = "production"
+    caller: str | None = None  # default: the configured application repository
+    missing_state_bucket: bool = False
+    fail_builds: list[str] = field(default_factory=list)
+    unhealthy: list[str] = field(default_factory=list)
+    inputs: dict[str, str] = field(default_factory=dict)
+
+
+class HealthServer(ThreadingHTTPServer):
+    """Answers GET /<service>/<path>: 200, or 503 for the world's unhealthy services."""
+
+    def __init__(self, world: Path):
+        self.world = world
+        super().__init__(("127.0.0.1", 0), _HealthHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _HealthHandler(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        unhealthy_file = self.server.world / "unhealthy"
+        unhealthy = set(unhealthy_file.read_text().split()) if unhealthy_file.exists() else set()
+        service = self.path.strip("/").split("/")[0]
+        self.send_response(503 if service in unhealthy else 200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class Rehearsal:
+    """One world per rehearsal; scenarios run one after another in it."""
+
+    def __init__(self, workdir: Path, gcs):
+        self.workdir = workdir
+        self.gcs = gcs
+        raw = yaml.safe_load((PROJECT_ROOT / "config" / "platform.yaml").read_text())
+        self.config = copy.deepcopy(raw)
+        for index, environment in enumerate(self.config["environments"].values()):
+            environment["project_number"] = str(PROJECT_NUMBER_BASE + index)
+        self.config_path = workdir / "platform.yaml"
+        self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
+        self.platform = load_platform(self.config_path)
+        self.github = self.config["github"]
+        self.infra = self._infra_repository()
+        self.app = self._app_repository()
+        self.providers = self._providers()
+
+    # --- the two repositories ---------------------------------------------------
+
+    def _infra_repository(self) -> Path:
+        """This project as committed plus uncommitted files, with the workflow
+        contexts act lacks written in."""
+        infra = self.workdir / "infra"
+        files = subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+        ).stdout.split()
+        for name in files:
+            source = PROJECT_ROOT / name
+            if source.is_file() and not source.is_symlink():
+                (infra / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, infra / name)
+        shutil.copy2(self.config_path, infra / "config" / "platform.yaml")
+        for workflow in (infra / ".github" / "workflows").glob("*.yml"):
+            text = workflow.read_text()
+            text = text.replace("${{ job.workflow_repository }}", self.github["infra_repository"])
+            text = text.replace("${{ job.workflow_sha }}", self.github["infra_ref"].removeprefix("refs/heads/"))
+            workflow.write_text(text)
+        self._commit(infra, "infrastructure")
+        return infra
+
+    def _app_repository(self) -> Path:
+        app = self.workdir / "app"
+        (app / ".github" / "workflows").mkdir(parents=True)
+        shutil.copy2(CALLER, app / ".github" / "workflows" / "deploy.yml")
+        (app / "VERSION").write_text("1.0.0\n")
+        for service in self.platform.services:
+            (app / service.build.context).mkdir(parents=True, exist_ok=True)
+            (app / service.build.dockerfile).parent.mkdir(parents=True, exist_ok=True)
+            (app / service.build.dockerfile).write_text(f"FROM scratch\n# {service.image}\n")
+        self._commit(app, "application")
+        for environment in self.platform.environments.values():
+            if environment.deploy_branch != "main":
+                subprocess.run(["git", "-C", str(app), "branch", environment.deploy_branch], check=True)
+        return app
+
+    @staticmethod
+    def _commit(directory: Path, message: str) -> None:
+        for command in (
+            ["git", "init", "-q", "-b", "main"],
+            ["git", "add", "-A"],
+            ["git", "-c", "user.name=rehearsal", "-c", "user.email=rehearsal@localhost", "commit", "-q", "-m", message],
+        ):
+            subprocess.run(command, cwd=directory, check=True)
+
+    def _providers(self) -> dict:
+        """Workload Identity provider name -> the synthesized condition and
+        mapping, and which access each service account's binding admits."""
+        outdir = self.workdir / "synth"
+        env = {**os.environ, "PLATFORM_CONFIG": str(self.config_path), "CDKTF_OUTDIR": str(outdir)}
+        subprocess.run([sys.executable, "main.py"], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
+        providers = {}
+        for env_name, environment in self.platform.environments.items():
+            stack = json.loads((outdir / "stacks" / f"bootstrap-{env_name}" / "cdk.tf.json").read_text())
+            resources = stack["resource"]
+            [provider] = resources["google_iam_workload_identity_pool_provider"].values()
+            accounts = {}
+            for binding in resources.get("google_service_account_iam_binding", {}).values():
+                if binding["role"] != "roles/iam.workloadIdentityUser":
+                    continue
+                reference = binding["service_account_id"].removeprefix("${").removesuffix(".name}").split(".")[1]
+                account_id = resources["google_service_account"][reference]["account_id"]
+                for member in binding["members"]:
+                    accounts[service_account_email(account_id, environment.project_id)] = member.rsplit("/", 1)[-1]
+            name = workload_identity_provider_name(
+                environment.project_number, environment.workload_identity.pool_id, environment.workload_identity.provider_id
+            )
+            providers[name] = {"condition": provider["attribute_condition"], "mapping": provider["attribute_mapping"], "accounts": accounts}
+        return providers
+
+    # --- one scenario -------------------------------------------------------------
+
+    def run(self, scenario: Scenario) -> "Outcome":
+        world = self.workdir / "world" / scenario.name
+        world.mkdir(parents=True)
+        (world / "credentials.json").write_text("{}")
+        if scenario.unhealthy:
+            (world / "unhealthy").write_text(" ".join(scenario.unhealthy))
+        self._carry_over_cloud(world)
+        environment = self.platform.environments[scenario.environment]
+        self.gcs.reset()
+        if not scenario.missing_state_bucket:
+            bucket = self.gcs.client(environment.project_id).bucket(environment.state_bucket)
+            bucket.versioning_enabled = True
+            bucket.create(location=environment.region)
+        health = HealthServer(world)
+        caller = scenario.caller or self.github["app_repository"]
+        ref = f"refs/heads/{environment.deploy_branch}"
+        subprocess.run(["git", "-C", str(self.app), "checkout", "-q", environment.deploy_branch], check=True)
+        subprocess.run(["git", "-C", str(self.app), "remote", "remove", "origin"], capture_output=True)
+        subprocess.run(["git", "-C", str(self.app), "remote", "add", "origin", f"https://github.com/{caller}"], check=True)
+        sha = subprocess.run(["git", "-C", str(self.app), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        event = world / "event.json"
+        event_name = "workflow_dispatch" if scenario.inputs else "push"
+        event.write_text(json.dumps({"ref": ref, "after": sha, "inputs": scenario.inputs, "repository": {"full_name": caller}}))
+        called = _workflow(self.infra / self.github["deploy_workflow"])
+        job_environments = {
+            name: scenario.environment for name, job in called["jobs"].items() if "environment" in job
+        }
+        env = {
+            "REHEARSAL_PYTHON": sys.executable,
+            "REHEARSAL_HOME": str(HOME),
+            "REHEARSAL_WORLD": str(world),
+            "REHEARSAL_REPOSITORIES": json.dumps({caller: str(self.app), self.github["infra_repository"]: str(self.infra)}),
+            "REHEARSAL_PROVIDERS": json.dumps(self.providers),
+            "REHEARSAL_JOB_ENVIRONMENTS": json.dumps(job_environments),
+            "REHEARSAL_JOB_WORKFLOW_REF": f"{self.github['infra_repository']}/{self.github['deploy_workflow']}@{self.github['infra_ref']}",
+            "REHEARSAL_REF": ref,
+            "REHEARSAL_ENV": scenario.environment,
+            "REHEARSAL_RUN_BASE": health.base,
+            "REHEARSAL_FAIL_BUILD": " ".join(scenario.fail_builds),
+            "PATH": f"{HOME / 'bin'}:{os.environ['PATH']}",
+            "STORAGE_EMULATOR_HOST": self.gcs.url,
+            "PLATFORM_CONFIG": "config/platform.yaml",
+            "VERIFY_ATTEMPTS": "2",
+            "VERIFY_INTERVAL_SECONDS": "0.2",
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        }
+        command = [str(ACT), event_name, "-W", ".github/workflows/deploy.yml", "-e", str(event),
+                   "-P", "ubuntu-latest=-self-hosted", "--action-offline-mode", "--no-skip-checkout", "--json",
+                   "--local-repository", f"{self.github['infra_repository']}@main={self.infra}"]
+        for uses, folder in pinned_actions(list((self.infra / ".github" / "workflows").glob("*.yml"))).items():
+            command += ["--local-repository", f"{uses}={folder}"]
+        for name, value in env.items():
+            command += ["--env", f"{name}={value}"]
+        try:
+            result = subprocess.run(command, cwd=self.app, capture_output=True, text=True, timeout=ACT_TIMEOUT_SECONDS,
+                                    env={**os.environ, "PATH": env["PATH"]})
+        finally:
+            health.shutdown()
+        (world / "act.log").write_text(result.stdout + result.stderr)
+        return Outcome(world, result.returncode, result.stdout + result.stderr)
+
+    def _carry_over_cloud(self, world: Path) -> None:
+        """The registry and state persist from scenario to scenario, as in a real project."""
+        previous = sorted((self.workdir / "world").glob("*/"), key=lambda p: p.stat().st_mtime)
+        previous = [p for p in previous if p != world]
+        if previous:
+            for part in ("registry", "state"):
+                if (previous[-1] / part).exists():
+                    shutil.copytree(previous[-1] / part, world / part)
+
+
+@dataclass
+class Outcome:
+    world: Path
+    exit_code: int
+    log: str
+
+    @property
+    def records(self) -> list[dict]:
+        path = self.world / "records.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def of(self, tool: str) -> list[dict]:
+        return [r for r in self.records if r["tool"] == tool]
+
+    def job_results(self) -> dict[str, str]:
+        """job id -> success/failure, from act's JSON log (matrix legs fold into one)."""
+        results: dict[str, str] = {}
+        for line in self.log.splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(entry, dict) and entry.get("jobResult"):
+                job = entry.get("jobID") or entry.get("job", "")
+                if results.get(job) != "failure":
+                    results[job] = entry["jobResult"]
+        return results
