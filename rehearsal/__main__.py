@@ -5,6 +5,7 @@ any failure. Logs and records stay in the printed folder on failure."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
@@ -58,7 +59,8 @@ def check_happy_path(rehearsal: Rehearsal, outcome: Outcome) -> None:
             expect(given == url_names, f"{service.image} built with {sorted(given)}, not every service URL")
     [applied] = outcome.of("apply")
     [planned] = [r for r in outcome.of("plan") if r["job"] == "plan"]
-    expect(applied["variables"] == planned["variables"], "apply did not use the variables of the reviewed plan")
+    expect(applied["variables"] == planned["variables"] and applied["plan_digest"] == planned["plan_digest"],
+           "apply did not apply the saved plan of the plan job")
     expect(all(v.startswith("v1.0.0-") for k, v in applied["variables"].items() if k.startswith("image_tag_")),
            f"image tags passed as {applied['variables']}")
     identities = {(r["job"], r["access"]) for r in outcome.of("identity")}
@@ -111,6 +113,18 @@ def check_rotation(rehearsal: Rehearsal, outcome: Outcome) -> None:
     expect(not [r for r in outcome.of("docker") if r["args"][0] == "build"], "a rollout rebuilt images")
 
 
+def check_drift(environment: str) -> Callable[[Rehearsal, Outcome], None]:
+    def check(rehearsal: Rehearsal, outcome: Outcome) -> None:
+        expect(outcome.exit_code == 0, f"the drift run failed: {tail(outcome)}")
+        expect(not outcome.of("apply"), "the drift run applied")
+        reports = [r for r in outcome.of("github-script") if r["env"] == environment]
+        expect(bool(reports) and "to update" in reports[0]["summary"], f"no drift issue for {environment} with the plan summary")
+        quiet = [r["env"] for r in outcome.of("github-script") if r["env"] != environment]
+        expect(not quiet, f"drift reported for {quiet}, which did not drift")
+
+    return check
+
+
 def tail(outcome: Outcome) -> str:
     lines = [line for line in outcome.log.splitlines() if "error" in line.lower() or "fail" in line.lower()]
     return " | ".join(lines[-3:])[:400] or f"exit {outcome.exit_code}, see {outcome.world}/act.log"
@@ -133,6 +147,12 @@ def scenarios(rehearsal: Rehearsal):
     yield (Scenario("foreign-caller", environment=production, caller=f"{rehearsal.github['app_repository']}-fork"),
            check_no_push_no_apply("rejected by the attribute condition"))
     yield Scenario("unhealthy-service", environment=production, unhealthy=[gateway]), check_health_failure(gateway)
+    rollback = json.dumps({image: ROLLBACK_TAG for image in images(platform)})
+    yield (Scenario("rollback-by-tag", environment=production, seed_tag=ROLLBACK_TAG, inputs={"image_tags": rollback}),
+           check_rollback)
+    yield Scenario("secret-rotation", environment=production, inputs={"rollout": "rotation-1"}), check_rotation
+    yield (Scenario("drift-reported", environment=production, drift=True, drifted=["google_cloud_run_v2_service"]),
+           check_drift(production))
 
 
 def main() -> int:

@@ -65,6 +65,12 @@ class Scenario:
     fail_builds: list[str] = field(default_factory=list)
     unhealthy: list[str] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)
+    # Tags in the registry before the run, for every image (an earlier release).
+    seed_tag: str | None = None
+    # Run this repository's drift workflow instead of the application's caller.
+    drift: bool = False
+    # Resource types of which one resource is changed outside OpenTofu before the run.
+    drifted: list[str] = field(default_factory=list)
 
 
 class HealthServer(ThreadingHTTPServer):
@@ -197,17 +203,24 @@ class Rehearsal:
             bucket = self.gcs.client(environment.project_id).bucket(environment.state_bucket)
             bucket.versioning_enabled = True
             bucket.create(location=environment.region)
+        self._seed(world, scenario)
         health = HealthServer(world)
-        caller = scenario.caller or self.github["app_repository"]
-        ref = f"refs/heads/{environment.deploy_branch}"
-        subprocess.run(["git", "-C", str(self.app), "checkout", "-q", environment.deploy_branch], check=True)
-        subprocess.run(["git", "-C", str(self.app), "remote", "remove", "origin"], capture_output=True)
-        subprocess.run(["git", "-C", str(self.app), "remote", "add", "origin", f"https://github.com/{caller}"], check=True)
-        sha = subprocess.run(["git", "-C", str(self.app), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        if scenario.drift:
+            repository, directory, workflow = self.github["infra_repository"], self.infra, ".github/workflows/drift.yml"
+            ref, event_name = self.github["infra_ref"], "schedule"
+        else:
+            repository, directory, workflow = scenario.caller or self.github["app_repository"], self.app, ".github/workflows/deploy.yml"
+            ref = f"refs/heads/{environment.deploy_branch}"
+            event_name = "workflow_dispatch" if scenario.inputs else "push"
+            subprocess.run(["git", "-C", str(self.app), "checkout", "-q", environment.deploy_branch], check=True)
+        subprocess.run(["git", "-C", str(directory), "remote", "remove", "origin"], capture_output=True)
+        subprocess.run(["git", "-C", str(directory), "remote", "add", "origin", f"https://github.com/{repository}"], check=True)
+        sha = subprocess.run(["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
         event = world / "event.json"
-        event_name = "workflow_dispatch" if scenario.inputs else "push"
-        event.write_text(json.dumps({"ref": ref, "after": sha, "inputs": scenario.inputs, "repository": {"full_name": caller}}))
-        called = _workflow(self.infra / self.github["deploy_workflow"])
+        event.write_text(json.dumps({"ref": ref, "after": sha, "inputs": scenario.inputs, "repository": {"full_name": repository}}))
+        # The workflow whose jobs get the token: our deploy.yml when called, else the one run.
+        token_workflow = workflow if scenario.drift else self.github["deploy_workflow"]
+        called = _workflow(self.infra / token_workflow)
         job_environments = {
             name: scenario.environment for name, job in called["jobs"].items() if "environment" in job
         }
@@ -215,10 +228,10 @@ class Rehearsal:
             "REHEARSAL_PYTHON": sys.executable,
             "REHEARSAL_HOME": str(HOME),
             "REHEARSAL_WORLD": str(world),
-            "REHEARSAL_REPOSITORIES": json.dumps({caller: str(self.app), self.github["infra_repository"]: str(self.infra)}),
+            "REHEARSAL_REPOSITORIES": json.dumps({repository: str(directory), self.github["infra_repository"]: str(self.infra)}),
             "REHEARSAL_PROVIDERS": json.dumps(self.providers),
             "REHEARSAL_JOB_ENVIRONMENTS": json.dumps(job_environments),
-            "REHEARSAL_JOB_WORKFLOW_REF": f"{self.github['infra_repository']}/{self.github['deploy_workflow']}@{self.github['infra_ref']}",
+            "REHEARSAL_JOB_WORKFLOW_REF": f"{self.github['infra_repository']}/{token_workflow}@{self.github['infra_ref']}",
             "REHEARSAL_REF": ref,
             "REHEARSAL_ENV": scenario.environment,
             "REHEARSAL_RUN_BASE": health.base,
@@ -230,7 +243,7 @@ class Rehearsal:
             "VERIFY_INTERVAL_SECONDS": "0.2",
             "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         }
-        command = [str(ACT), event_name, "-W", ".github/workflows/deploy.yml", "-e", str(event),
+        command = [str(ACT), event_name, "-W", workflow, "-e", str(event),
                    "-P", "ubuntu-latest=-self-hosted", "--action-offline-mode", "--no-skip-checkout", "--json",
                    "--local-repository", f"{self.github['infra_repository']}@main={self.infra}"]
         for uses, folder in pinned_actions(list((self.infra / ".github" / "workflows").glob("*.yml"))).items():
@@ -238,12 +251,25 @@ class Rehearsal:
         for name, value in env.items():
             command += ["--env", f"{name}={value}"]
         try:
-            result = subprocess.run(command, cwd=self.app, capture_output=True, text=True, timeout=ACT_TIMEOUT_SECONDS,
+            result = subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=ACT_TIMEOUT_SECONDS,
                                     env={**os.environ, "PATH": env["PATH"]})
         finally:
             health.shutdown()
         (world / "act.log").write_text(result.stdout + result.stderr)
         return Outcome(world, result.returncode, result.stdout + result.stderr)
+
+    def _seed(self, world: Path, scenario: Scenario) -> None:
+        if scenario.seed_tag:
+            for service in self.platform.services:
+                image = world / "registry" / service.image / scenario.seed_tag
+                image.parent.mkdir(parents=True, exist_ok=True)
+                image.write_text(scenario.seed_tag)
+        for kind in scenario.drifted:
+            state_file = world / "state" / f"app-{scenario.environment}.json"
+            state = json.loads(state_file.read_text())
+            address = next(a for a in sorted(state["resources"]) if a.startswith(f"{kind}."))
+            state["resources"][address] = "changed in the console"
+            state_file.write_text(json.dumps(state))
 
     def _carry_over_cloud(self, world: Path) -> None:
         """The registry and state persist from scenario to scenario, as in a real project."""

@@ -325,7 +325,8 @@ def tofu(args: list[str]) -> int:
             (directory / plan_file).write_text(json.dumps(
                 {"stack": stack, "serial": state["serial"], "variables": variables, "desired": desired, "resource_changes": changes}
             ))
-        record("plan", stack=stack, variables=variables, changes=len(changes))
+        record("plan", stack=stack, variables=variables, changes=len(changes),
+               plan_digest=hashlib.sha256((directory / plan_file).read_bytes()).hexdigest() if plan_file else None)
         print(f"Plan: {sum('create' in c['change']['actions'] for c in changes)} to add, "
               f"{sum('update' in c['change']['actions'] for c in changes)} to change, "
               f"{sum('delete' in c['change']['actions'] for c in changes)} to destroy.")

@@ -14,7 +14,8 @@ workflow holds a list of services, images, environments or identities.
         the app stack's inputs: image_tag_<image> for every image (tfvars JSON)
     python -m tools.ci_plan ENV deployed-tfvars OUTPUTS_JSON
         the same inputs from `tofu output -json` of the deployed stack (what runs now),
-        for plans that must not change images (pull requests, drift)
+        for plans that must not change images (pull requests, drift); exit 3 when the
+        stack was never deployed
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 class PlanError(Exception):
     """One line for the workflow log; exit 2."""
+
+
+class NotDeployed(PlanError):
+    """The environment's app stack was never applied: nothing runs to compare with; exit 3."""
 
 
 def images(platform: Platform) -> list[str]:
@@ -139,7 +144,7 @@ def deployed_tags(platform: Platform, outputs: dict) -> dict[str, str]:
     """image -> tag from `tofu output -json` of the deployed app stack."""
     deployed = outputs.get(IMAGE_TAGS_OUTPUT, {}).get("value")
     if not isinstance(deployed, dict):
-        raise PlanError(f"the deployed app stack has no `{IMAGE_TAGS_OUTPUT}` output: deploy it once first")
+        raise NotDeployed(f"the deployed app stack has no `{IMAGE_TAGS_OUTPUT}` output: deploy it once first")
     return deployed
 
 
@@ -196,7 +201,7 @@ def main(argv: list[str]) -> int:
         return 2
     except PlanError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return 3 if isinstance(error, NotDeployed) else 2
     print("\n".join(lines))
     return 0
 

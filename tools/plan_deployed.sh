@@ -10,7 +10,12 @@ env_name="$1"; shift
 stack="cdktf.out/stacks/app-$env_name"
 tofu -chdir="$stack" init -input=false || exit 1
 tofu -chdir="$stack" output -json > "$stack/deployed-outputs.json" || exit 1
-.venv/bin/python -m tools.ci_plan "$env_name" deployed-tfvars "$stack/deployed-outputs.json" > "$stack/deployed.auto.tfvars.json" || exit 1
+.venv/bin/python -m tools.ci_plan "$env_name" deployed-tfvars "$stack/deployed-outputs.json" > "$stack/deployed.auto.tfvars.json"
+case $? in
+  0) ;;
+  3) printf '### Plan of `app-%s`\n\nNot deployed yet: nothing runs to compare with.\n' "$env_name" > plan-summary.md; exit 0 ;;
+  *) exit 1 ;;
+esac
 tofu -chdir="$stack" plan -input=false -lock=false "$@" -out=deployed.tfplan
 status=$?
 if [ "$status" -ne 1 ]; then
