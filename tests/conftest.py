@@ -39,7 +39,8 @@ def stack_files(outdir: Path) -> dict[str, bytes]:
     return {path.parent.name: path.read_bytes() for path in sorted(outdir.glob("stacks/*/cdk.tf.json"))}
 
 
-ENVIRONMENTS = ["staging", "production"]
+# Every configured environment: adding one to the configuration needs no test edit.
+ENVIRONMENTS = list(load_platform(DEFAULT_CONFIG).environments)
 
 
 @pytest.fixture(params=ENVIRONMENTS)
