@@ -20,3 +20,9 @@ def image_tag_variable_name(image: str) -> str:
 def stack_names(environment_names) -> list[str]:
     """Every stack synthesized for these environments, in synthesis order."""
     return [f"{kind}-{env}" for env in environment_names for kind in ("bootstrap", "app")]
+
+
+def url_secret_ids(url_names, service_urls_secret: str, *, project: str, environment_name: str) -> list[str]:
+    """Secret ids of the published service URLs: one per URL name, then the
+    JSON of them all (`service_urls_secret` with its placeholders filled)."""
+    return [*url_names, service_urls_secret.format(project=project, env=environment_name)]
