@@ -7,25 +7,19 @@ from cdktf_cdktf_provider_google.iam_workload_identity_pool_provider import (
     IamWorkloadIdentityPoolProvider,
     IamWorkloadIdentityPoolProviderOidc,
 )
-from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccountIamMember
+from cdktf_cdktf_provider_google.service_account_iam_binding import ServiceAccountIamBinding
 from constructs import Construct
+
+from platform_config.workload_identity import ACCESS_LEVELS, GITHUB_ISSUER
 
 from .adoption import adopt_if
 
-GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
-
-# Claims of GitHub's OIDC token carried into Google attributes.
-GITHUB_ATTRIBUTE_MAPPING = {
-    "google.subject": "assertion.sub",
-    "attribute.repository": "assertion.repository",
-    "attribute.repository_owner": "assertion.repository_owner",
-    "attribute.ref": "assertion.ref",
-}
-
 
 class GitHubWorkloadIdentity(Construct):
-    """A pool with one GitHub OIDC provider whose condition pins the repository
-    (and branch); only that repository may then impersonate a service account."""
+    """A pool with one GitHub OIDC provider. The provider's condition admits
+    the tokens that may act at all; its mapping sets `attribute.access` to the
+    kind of access a token gets (platform_config/workload_identity.py), and
+    each service account admits exactly one kind."""
 
     def __init__(
         self,
@@ -35,16 +29,17 @@ class GitHubWorkloadIdentity(Construct):
         project: str,
         pool_id: str,
         provider_id: str,
-        repository: str,
         attribute_condition: str,
+        attribute_mapping: dict[str, str],
         pool_exists: bool = False,
         provider_exists: bool = False,
     ) -> None:
         super().__init__(scope, id)
         if not attribute_condition.strip():
-            # The configuration refuses this already; a construct used on its own must too.
+            # Without a condition every GitHub repository could authenticate.
             raise ValueError("GitHubWorkloadIdentity: attribute_condition must not be empty")
-        self.repository = repository
+        if "attribute.access" not in attribute_mapping:
+            raise ValueError("GitHubWorkloadIdentity: attribute_mapping must map attribute.access")
         self.pool = IamWorkloadIdentityPool(
             self,
             "pool",
@@ -65,7 +60,7 @@ class GitHubWorkloadIdentity(Construct):
             workload_identity_pool_id=self.pool.workload_identity_pool_id,
             workload_identity_pool_provider_id=provider_id,
             display_name="GitHub OIDC",
-            attribute_mapping=GITHUB_ATTRIBUTE_MAPPING,
+            attribute_mapping=attribute_mapping,
             attribute_condition=attribute_condition,
             oidc=IamWorkloadIdentityPoolProviderOidc(issuer_uri=GITHUB_ISSUER),
         )
@@ -75,12 +70,16 @@ class GitHubWorkloadIdentity(Construct):
             f"projects/{project}/locations/global/workloadIdentityPools/{pool_id}/providers/{provider_id}",
         )
 
-    def allow_impersonation(self, id: str, *, service_account_name: str) -> ServiceAccountIamMember:
-        """Lets workflows of the pinned repository act as the service account."""
-        return ServiceAccountIamMember(
+    def allow_impersonation(self, id: str, *, service_account_name: str, access: str) -> ServiceAccountIamBinding:
+        """Lets tokens mapped to `access` act as the service account, and no
+        one else: the binding is authoritative for the role, so members added
+        by hand (e.g. an older principalSet of the whole repository) are removed."""
+        if access not in ACCESS_LEVELS:
+            raise ValueError(f"GitHubWorkloadIdentity: access {access!r} is none of {', '.join(ACCESS_LEVELS)}")
+        return ServiceAccountIamBinding(
             self,
             id,
             service_account_id=service_account_name,
             role="roles/iam.workloadIdentityUser",
-            member=f"principalSet://iam.googleapis.com/{self.pool.name}/attribute.repository/{self.repository}",
+            members=[f"principalSet://iam.googleapis.com/{self.pool.name}/attribute.access/{access}"],
         )

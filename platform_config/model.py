@@ -18,10 +18,15 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    field_validator,
 )
 
 from .naming import runtime_account_id
+from .workload_identity import (
+    MAX_CONDITION_LENGTH,
+    MAX_MAPPING_EXPRESSION_LENGTH,
+    attribute_condition,
+    attribute_mapping,
+)
 
 # Regions that offer Cloud Run, Artifact Registry and Secret Manager.
 GCP_REGIONS = frozenset(
@@ -103,6 +108,14 @@ PoolOrProviderId = Annotated[
     str, _matches(POOL_OR_PROVIDER_ID, "use 4-32 lowercase letters, digits or hyphens")
 ]
 BucketName = Annotated[str, AfterValidator(_bucket_name)]
+Repository = Annotated[
+    str,
+    _matches(re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9_.-]{1,100}$"), "use OWNER/REPOSITORY as GitHub spells it"),
+]
+WorkflowPath = Annotated[
+    str,
+    _matches(re.compile(r"^\.github/workflows/[A-Za-z0-9_.-]+\.ya?ml$"), "use a path such as .github/workflows/deploy.yml"),
+]
 NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 
 
@@ -146,10 +159,21 @@ class Adoptable(str, Enum):
 
 
 class GitHub(Strict):
-    repository: Annotated[
-        str,
-        _matches(re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"), "use OWNER/REPOSITORY"),
-    ]
+    """Who calls what: the application repository calls the deploy workflow of
+    the infrastructure repository (this project), whose plan workflows run there."""
+
+    # Spelled exactly as GitHub does: the token's claims are compared as they are.
+    app_repository: Repository
+    infra_repository: Repository
+    # GitHub's numeric ids; when set, a repository deleted and re-created
+    # under the same name is refused too.
+    app_repository_id: int | None = Field(default=None, ge=1)
+    infra_repository_id: int | None = Field(default=None, ge=1)
+    deploy_workflow: WorkflowPath
+    # The only ref of the infrastructure repository whose deploy and plan
+    # workflows are trusted outside pull requests.
+    infra_ref: Annotated[str, _matches(re.compile(r"^refs/(heads|tags)/[A-Za-z0-9._/-]+$"), "use a full ref such as refs/heads/main")]
+    plan_workflows: list[WorkflowPath] = []
 
 
 class BucketRetentionPolicy(Strict):
@@ -217,21 +241,10 @@ class ServiceDefaults(Strict):
 
 
 class WorkloadIdentity(Strict):
+    # The provider's condition and mapping are generated from `github:`
+    # (platform_config/workload_identity.py), never written by hand.
     pool_id: PoolOrProviderId
     provider_id: PoolOrProviderId
-    # CEL over the GitHub token's claims; it must pin the repository (checkov's
-    # CKV_GCP_125 wants it through assertion.sub) and should pin the branch.
-    attribute_condition: str
-
-    @field_validator("attribute_condition")
-    @classmethod
-    def _not_empty(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError(
-                "is empty, so any GitHub repository could impersonate the deployer; pin it, e.g. "
-                "assertion.sub == 'repo:OWNER/REPO:environment:production' && assertion.ref == 'refs/heads/main'"
-            )
-        return value.strip()
 
 
 class Environment(Strict):
@@ -253,6 +266,9 @@ class Environment(Strict):
     # bucket's location: a different one would force its replacement.
     state_bucket_location: BucketLocation | None = None
     deployer_account_id: AccountId
+    # Read-only plans (pull requests, drift) and image pushes, each its own account.
+    planner_account_id: AccountId
+    builder_account_id: AccountId
     workload_identity: WorkloadIdentity
     # Values substituted into `{name}` placeholders of service env values.
     vars: dict[Annotated[str, _matches(re.compile(r"^[a-z_]+$"), "use lowercase and '_'")], str] = {}
@@ -354,6 +370,7 @@ def cross_check(platform: Platform) -> list[Problem]:
             problems.append((("deployer_project_roles",), f"{role} is far broader than deploying needs; list the specific roles instead"))
 
     problems += _check_environments(platform)
+    problems += _check_ci_identities(platform)
     return problems
 
 
@@ -366,22 +383,6 @@ def _check_environments(platform: Platform) -> list[Problem]:
             problems.append((at, f"unknown placeholder(s) {sorted(unknown)}; only {{env}} and {{project}} are allowed"))
     for env_name, environment in platform.environments.items():
         at = ("environments", env_name)
-        wi = environment.workload_identity
-        pins = (f"assertion.repository == '{platform.github.repository}'", f"assertion.sub == 'repo:{platform.github.repository}:")
-        if not any(pin in wi.attribute_condition for pin in pins):
-            problems.append(
-                (
-                    at + ("workload_identity", "attribute_condition"),
-                    f"does not pin the repository; include assertion.sub == 'repo:{platform.github.repository}:environment:{env_name}'",
-                )
-            )
-        if f"assertion.ref == 'refs/heads/{environment.deploy_branch}'" not in wi.attribute_condition:
-            problems.append(
-                (
-                    at + ("workload_identity", "attribute_condition"),
-                    f"does not pin the deploy branch; include assertion.ref == 'refs/heads/{environment.deploy_branch}'",
-                )
-            )
         known = BUILTIN_PLACEHOLDERS | set(environment.vars)
         for index, service in enumerate(platform.services):
             values = dict(service.env)
@@ -403,4 +404,55 @@ def _check_environments(platform: Platform) -> list[Problem]:
             problem = bucket_name_problem(name)
             if problem:
                 problems.append((("traditions_bucket",), f"in environment {env_name!r}: {problem}"))
+    return problems
+
+
+def _check_ci_identities(platform: Platform) -> list[Problem]:
+    """GitHub topology, CI service accounts and the generated Workload Identity provider."""
+    problems: list[Problem] = []
+    github = platform.github
+    if github.app_repository.lower() == github.infra_repository.lower():
+        problems.append(
+            (
+                ("github", "infra_repository"),
+                "is the application repository; the Workload Identity condition tells the caller (application) "
+                "from the called workflows (infrastructure) by repository, so use this project's own repository",
+            )
+        )
+    projects: dict[str, str] = {}
+    for env_name, environment in platform.environments.items():
+        at = ("environments", env_name)
+        if environment.project_id in projects:
+            problems.append(
+                (
+                    at + ("project_id",),
+                    f"{environment.project_id!r} is also the project of environment {projects[environment.project_id]!r}; "
+                    "give each environment its own project (custom role, pool and secret ids are per project)",
+                )
+            )
+        projects.setdefault(environment.project_id, env_name)
+        seen: dict[str, str] = {}
+        for field in ("deployer_account_id", "planner_account_id", "builder_account_id"):
+            account_id = getattr(environment, field)
+            if account_id in seen:
+                problems.append((at + (field,), f"{account_id!r} is also the {seen[account_id]}; give each CI identity its own account"))
+            seen.setdefault(account_id, field)
+        condition = attribute_condition(platform, env_name)
+        if len(condition) > MAX_CONDITION_LENGTH:
+            problems.append(
+                (
+                    ("github",),
+                    f"the Workload Identity condition of environment {env_name!r} would be {len(condition)} characters, "
+                    f"over Google's {MAX_CONDITION_LENGTH}; use fewer plan_workflows or shorter names",
+                )
+            )
+        for key, expression in attribute_mapping(platform, env_name).items():
+            if len(expression) > MAX_MAPPING_EXPRESSION_LENGTH:
+                problems.append(
+                    (
+                        ("github",),
+                        f"the Workload Identity mapping {key} of environment {env_name!r} would be {len(expression)} "
+                        f"characters, over Google's {MAX_MAPPING_EXPRESSION_LENGTH}; use fewer plan_workflows or shorter names",
+                    )
+                )
     return problems

@@ -49,3 +49,9 @@ def registry_url_prefix(region: str, project: str, repository: str) -> str:
 
 def app_stack_name(environment_name: str) -> str:
     return f"app-{environment_name}"
+
+
+def url_secret_ids(url_names, service_urls_secret: str, *, project: str, environment_name: str) -> list[str]:
+    """Secret ids of the published service URLs: one per URL name, then the
+    JSON of them all (`service_urls_secret` with its placeholders filled)."""
+    return [*url_names, service_urls_secret.format(project=project, env=environment_name)]

@@ -10,12 +10,14 @@ from cdktf import GcsBackend, LocalBackend, TerraformOutput, TerraformStack
 from constructs import Construct
 
 from constructs_lib.ci_deployer import CiDeployer
+from constructs_lib.ci_identities import ci_builder, ci_planner
 from constructs_lib.docker_registry import DockerRegistry
 from constructs_lib.github_workload_identity import GitHubWorkloadIdentity
 from constructs_lib.hardened_bucket import HardenedBucket
 from constructs_lib.ordering import after
 from constructs_lib.project_services import ProjectServices
-from platform_config import Adoptable, Platform
+from platform_config import Adoptable, Platform, url_secret_ids
+from platform_config.workload_identity import attribute_condition, attribute_mapping
 
 from .environment import bucket_retention, environment_labels, google_provider
 
@@ -73,6 +75,14 @@ class BootstrapStack(TerraformStack):
         state_bucket.grant("deployer-state-access", role="roles/storage.objectAdmin", member=deployer.member)
         registry.grant("deployer-image-push", role="roles/artifactregistry.writer", member=deployer.member)
 
+        # CI identities besides the deployer, and who may act as which.
+        planner = ci_planner(self, "planner", project=project, account_id=environment.planner_account_id)
+        state_bucket.grant("planner-state-read", role="roles/storage.objectViewer", member=planner.member)
+        # The provider reads the URL secrets' versions back on every refresh.
+        url_names = [s.url_name for s in platform.services if s.url_name]
+        planner.read_secrets(url_secret_ids(url_names, platform.service_urls_secret, project=project, environment_name=env_name))
+        builder = ci_builder(self, "builder", project=project, account_id=environment.builder_account_id)
+        registry.grant("builder-image-push", role="roles/artifactregistry.writer", member=builder.member)
         wi = environment.workload_identity
         github = GitHubWorkloadIdentity(
             self,
@@ -80,16 +90,20 @@ class BootstrapStack(TerraformStack):
             project=project,
             pool_id=wi.pool_id,
             provider_id=wi.provider_id,
-            repository=platform.github.repository,
-            attribute_condition=wi.attribute_condition,
+            attribute_condition=attribute_condition(platform, env_name),
+            attribute_mapping=attribute_mapping(platform, env_name),
             pool_exists=Adoptable.workload_identity_pool in adopt,
             provider_exists=Adoptable.workload_identity_provider in adopt,
         )
-        github.allow_impersonation("deployer-impersonation", service_account_name=deployer.account.name)
-        after(apis.services, registry, state_bucket, deployer, github)
+        github.allow_impersonation("deployer-impersonation", service_account_name=deployer.account.name, access="deploy")
+        github.allow_impersonation("planner-impersonation", service_account_name=planner.account.name, access="plan")
+        github.allow_impersonation("builder-impersonation", service_account_name=builder.account.name, access="build")
+        after(apis.services, registry, state_bucket, deployer, planner, builder, github)
 
         # What CI needs, stored as repository variables (README, Deploy from scratch).
         TerraformOutput(self, "deployer_email", value=deployer.account.email)
+        TerraformOutput(self, "planner_email", value=planner.account.email)
+        TerraformOutput(self, "builder_email", value=builder.account.email)
         TerraformOutput(self, "workload_identity_provider", value=github.provider.name)
         TerraformOutput(self, "registry_url_prefix", value=registry.url_prefix)
         TerraformOutput(self, "state_bucket", value=state_bucket.bucket.name)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from platform_config.workload_identity import attribute_condition, attribute_mapping
+
 from .tfjson import address_of, only, references, resources, strings
 
 
@@ -58,17 +60,27 @@ def test_state_bucket_is_hardened(stack, environment, platform, env_name):
     assert bucket["labels"]["environment"] == env_name
 
 
-def deployer_member(stack) -> str:
-    [name] = resources(stack, "google_service_account")
+def account_member(stack, account_id: str) -> str:
+    [name] = [n for n, a in resources(stack, "google_service_account").items() if a["account_id"] == account_id]
     return f"serviceAccount:${{google_service_account.{name}.email}}"
 
 
+def grants_to(stack, resource_type: str, member: str) -> list[dict]:
+    return [g for g in resources(stack, resource_type).values() if g["member"] == member]
+
+
+def custom_role_of(stack, member: str) -> dict:
+    """The custom project role granted to `member` (exactly one)."""
+    roles = {g["role"] for g in grants_to(stack, "google_project_iam_member", member)}
+    [role] = [r for r in roles if r.startswith("${google_project_iam_custom_role.")]
+    name = role.removeprefix("${google_project_iam_custom_role.").removesuffix(".name}")
+    return resources(stack, "google_project_iam_custom_role")[name]
+
+
 def test_deployer_has_least_privilege_project_roles(stack, environment, platform):
-    account = only(stack, "google_service_account")
-    assert account["account_id"] == environment.deployer_account_id
-    grants = [g for g in resources(stack, "google_project_iam_member").values() if g["member"] == deployer_member(stack)]
-    roles = {g["role"] for g in grants}
-    custom_role = only(stack, "google_project_iam_custom_role")
+    member = account_member(stack, environment.deployer_account_id)
+    roles = {g["role"] for g in grants_to(stack, "google_project_iam_member", member)}
+    custom_role = custom_role_of(stack, member)
     [custom_grant] = roles - set(platform.deployer_project_roles)
     assert custom_grant.startswith("${google_project_iam_custom_role.")
     assert not [role for role in roles if role in ("roles/owner", "roles/editor") or role.lower().endswith("admin")]
@@ -82,42 +94,91 @@ def test_deployer_has_least_privilege_project_roles(stack, environment, platform
 
 def test_state_access_granted_on_the_bucket_not_the_project(stack, environment):
     bucket_address = address_of(stack, "google_storage_bucket", lambda b: b["name"] == environment.state_bucket)
-    grant = only(stack, "google_storage_bucket_iam_member")
-    assert grant["member"] == deployer_member(stack)
+    [grant] = grants_to(stack, "google_storage_bucket_iam_member", account_member(stack, environment.deployer_account_id))
     assert grant["role"] == "roles/storage.objectAdmin"
     assert bucket_address in references(grant)
 
 
 def test_image_push_granted_on_the_repository(stack, environment):
-    grant = only(stack, "google_artifact_registry_repository_iam_member")
-    assert grant["member"] == deployer_member(stack)
+    [grant] = grants_to(stack, "google_artifact_registry_repository_iam_member", account_member(stack, environment.deployer_account_id))
     assert grant["role"] == "roles/artifactregistry.writer"
 
 
-def test_github_oidc_provider(stack, environment, platform, env_name):
+# --- CI identities and Workload Identity --------------------------------------
+
+READ_ONLY_VERBS = ("get", "list", "getIamPolicy")
+
+
+def test_planner_reads_only(stack, environment, platform, env_name):
+    member = account_member(stack, environment.planner_account_id)
+    project_roles = {g["role"] for g in grants_to(stack, "google_project_iam_member", member)}
+    permissions = custom_role_of(stack, member)["permissions"]
+    assert len(project_roles) == 1, "the planner's only project role is its custom role"
+    assert permissions and all(p.rsplit(".", 1)[1] in READ_ONLY_VERBS for p in permissions), permissions
+    assert "secretmanager.versions.access" not in permissions
+    # State: read, on the state bucket only (plans run with -lock=false).
+    bucket_address = address_of(stack, "google_storage_bucket", lambda b: b["name"] == environment.state_bucket)
+    [state_grant] = grants_to(stack, "google_storage_bucket_iam_member", member)
+    assert state_grant["role"] == "roles/storage.objectViewer"
+    assert bucket_address in references(state_grant)
+    # Secret payloads: the URL secrets only, never an operator secret.
+    secret_grants = grants_to(stack, "google_secret_manager_secret_iam_member", member)
+    url_secrets = [s.url_name for s in platform.services if s.url_name]
+    url_secrets.append(platform.service_urls_secret.format(project=environment.project_id, env=env_name))
+    assert sorted(g["secret_id"] for g in secret_grants) == sorted(url_secrets)
+    assert {g["role"] for g in secret_grants} == {"roles/secretmanager.secretAccessor"}
+    assert not set(url_secrets) & set(platform.operator_secrets)
+    assert not grants_to(stack, "google_artifact_registry_repository_iam_member", member)
+
+
+def test_builder_pushes_images_only(stack, environment):
+    member = account_member(stack, environment.builder_account_id)
+    [push] = grants_to(stack, "google_artifact_registry_repository_iam_member", member)
+    assert push["role"] == "roles/artifactregistry.writer"
+    assert address_of(stack, "google_artifact_registry_repository", lambda r: True) in references(push)
+    assert len(grants_to(stack, "google_project_iam_member", member)) == 1
+    assert custom_role_of(stack, member)["permissions"] == ["resourcemanager.projects.get"]
+    for resource_type in ("google_storage_bucket_iam_member", "google_secret_manager_secret_iam_member"):
+        assert not grants_to(stack, resource_type, member), resource_type
+
+
+def test_custom_role_ids_are_distinct(stack):
+    role_ids = [r["role_id"] for r in resources(stack, "google_project_iam_custom_role").values()]
+    assert len(role_ids) == len(set(role_ids)) == 3
+
+
+def test_github_oidc_provider_is_the_generated_one(stack, environment, platform, env_name):
+    """The synthesized condition and mapping are exactly what
+    platform_config.workload_identity generates (and tests/test_workload_identity.py
+    proves), so a rehearsal reading the JSON checks the real thing."""
     provider = only(stack, "google_iam_workload_identity_pool_provider")
     assert provider["oidc"]["issuer_uri"] == "https://token.actions.githubusercontent.com"
     assert provider["workload_identity_pool_provider_id"] == environment.workload_identity.provider_id
-    assert set(provider["attribute_mapping"]) >= {
-        "google.subject",
-        "attribute.repository",
-        "attribute.repository_owner",
-        "attribute.ref",
-    }
-    condition = provider["attribute_condition"]
-    # Pinned through the `sub` claim, as checkov's CKV_GCP_125 requires.
-    assert f"assertion.sub == 'repo:{platform.github.repository}:environment:{env_name}'" in condition
-    assert f"refs/heads/{environment.deploy_branch}" in condition
+    assert provider["attribute_condition"] == attribute_condition(platform, env_name)
+    assert provider["attribute_mapping"] == attribute_mapping(platform, env_name)
+    assert "${" not in provider["attribute_condition"] + "".join(provider["attribute_mapping"].values())
     pool = only(stack, "google_iam_workload_identity_pool")
     assert pool["workload_identity_pool_id"] == environment.workload_identity.pool_id
 
 
-def test_only_the_repository_may_impersonate_the_deployer(stack):
-    binding = only(stack, "google_service_account_iam_member")
-    assert binding["role"] == "roles/iam.workloadIdentityUser"
-    assert binding["member"].startswith("principalSet://iam.googleapis.com/${google_iam_workload_identity_pool.")
-    assert binding["member"].endswith("/attribute.repository/Peleke/MindMirror")
-    assert binding["service_account_id"].startswith("${google_service_account.")
+def test_each_ci_identity_admits_one_kind_of_access(stack, environment):
+    """One authoritative binding per CI account (members added by hand are
+    removed), admitting one kind of access; no other account admits any."""
+    role = "roles/iam.workloadIdentityUser"
+    assert not [m for m in resources(stack, "google_service_account_iam_member").values() if m["role"] == role]
+    bindings = [b for b in resources(stack, "google_service_account_iam_binding").values() if b["role"] == role]
+    account_ids = {f"${{google_service_account.{name}.name}}": a["account_id"] for name, a in resources(stack, "google_service_account").items()}
+    prefix = "principalSet://iam.googleapis.com/${google_iam_workload_identity_pool."
+    admitted = {}
+    for binding in bindings:
+        [member] = binding["members"]
+        assert member.startswith(prefix) and ".name}/attribute.access/" in member, member
+        admitted[account_ids[binding["service_account_id"]]] = member.rsplit("/", 1)[1]
+    assert admitted == {
+        environment.deployer_account_id: "deploy",
+        environment.planner_account_id: "plan",
+        environment.builder_account_id: "build",
+    }
 
 
 EXPECTED_IMPORTS = {
@@ -149,15 +210,18 @@ def test_resources_wait_for_the_apis(stack):
     for resource_type in (
         "google_artifact_registry_repository",
         "google_storage_bucket",
-        "google_service_account",
         "google_iam_workload_identity_pool",
     ):
         assert api_addresses <= set(only(stack, resource_type)["depends_on"]), resource_type
+    for name, account in resources(stack, "google_service_account").items():
+        assert api_addresses <= set(account["depends_on"]), name
 
 
 def test_outputs_for_ci(stack, environment):
     outputs = stack["output"]
-    assert set(outputs) == {"deployer_email", "workload_identity_provider", "registry_url_prefix", "state_bucket"}
+    assert set(outputs) == {"deployer_email", "planner_email", "builder_email", "workload_identity_provider", "registry_url_prefix", "state_bucket"}
+    for kind in ("deployer", "planner", "builder"):
+        assert outputs[f"{kind}_email"]["value"] == account_member(stack, getattr(environment, f"{kind}_account_id")).removeprefix("serviceAccount:")
     assert outputs["registry_url_prefix"]["value"] == f"{environment.region}-docker.pkg.dev/{environment.project_id}/{environment.registry_repository}"
     assert outputs["workload_identity_provider"]["value"].endswith(".name}")
 

@@ -95,35 +95,73 @@ def test_call_to_unknown_service(config_copy):
     single(problems(config_copy), "services[users-service].calls", "unknown service 'billing-service'", "use one of")
 
 
-@pytest.mark.parametrize("condition", ["", "   "])
-def test_empty_workload_identity_condition(config_copy, condition):
-    config_copy["environments"]["production"]["workload_identity"]["attribute_condition"] = condition
-    single(
-        problems(config_copy),
-        "environments.production.workload_identity.attribute_condition",
-        "is empty",
-        "assertion.sub == 'repo:OWNER/REPO:",
-    )
+# --- GitHub topology, CI identities, Workload Identity ---------------------------
 
 
-def test_workload_identity_condition_must_pin_the_repository(config_copy):
-    config_copy["environments"]["staging"]["workload_identity"]["attribute_condition"] = "assertion.ref == 'refs/heads/staging'"
-    single(
-        problems(config_copy),
-        "environments.staging.workload_identity.attribute_condition",
-        "does not pin the repository",
-        "assertion.sub == 'repo:Peleke/MindMirror:environment:staging'",
-    )
+def test_hand_written_workload_identity_condition_is_refused(config_copy):
+    """The condition is generated from github:, so an old configuration's
+    free-text condition is an error rather than silently ignored."""
+    config_copy["environments"]["production"]["workload_identity"]["attribute_condition"] = "true"
+    single(problems(config_copy), "environments.production.workload_identity.attribute_condition", "unknown key")
 
 
-def test_workload_identity_condition_must_pin_the_deploy_branch(config_copy):
-    config_copy["environments"]["production"]["deploy_branch"] = "release"
-    single(
-        problems(config_copy),
-        "environments.production.workload_identity.attribute_condition",
-        "does not pin the deploy branch",
-        "assertion.ref == 'refs/heads/release'",
-    )
+def test_old_single_repository_key_is_refused(config_copy):
+    config_copy["github"] = {"repository": "Peleke/MindMirror"}
+    lines = problems(config_copy)
+    single(lines, "github.repository", "unknown key")
+    single(lines, "github.app_repository", "missing")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fix"),
+    [
+        ("app_repository", "Peleke", "OWNER/REPOSITORY"),
+        ("infra_repository", "Peleke/mindmirror infra", "OWNER/REPOSITORY"),
+        ("deploy_workflow", "deploy.yml", ".github/workflows/deploy.yml"),
+        ("infra_ref", "main", "refs/heads/main"),
+        ("app_repository_id", 0, "greater than or equal to 1"),
+    ],
+)
+def test_bad_github_topology(config_copy, field, value, fix):
+    config_copy["github"][field] = value
+    single(problems(config_copy), f"github.{field}", fix)
+
+
+def test_bad_plan_workflow_path(config_copy):
+    workflows = config_copy["github"]["plan_workflows"]
+    workflows.append("../drift.yml")
+    single(problems(config_copy), f"github.plan_workflows[{len(workflows) - 1}]", ".github/workflows/")
+
+
+def test_infra_repository_must_not_be_the_app_repository(config_copy):
+    config_copy["github"]["infra_repository"] = config_copy["github"]["app_repository"].lower()
+    single(problems(config_copy), "github.infra_repository", "is the application repository")
+
+
+@pytest.mark.parametrize("field", ["planner_account_id", "builder_account_id"])
+def test_ci_account_id_over_30_characters(config_copy, field):
+    config_copy["environments"]["production"][field] = "github-actions-planner-production"
+    single(problems(config_copy), f"environments.production.{field}", "6-30 lowercase")
+
+
+def test_ci_identities_need_their_own_accounts(config_copy):
+    staging = config_copy["environments"]["staging"]
+    staging["builder_account_id"] = staging["deployer_account_id"]
+    single(problems(config_copy), "environments.staging.builder_account_id", "is also the deployer_account_id")
+
+
+def test_environments_may_not_share_a_project(config_copy):
+    environments = config_copy["environments"]
+    environments["production"]["project_id"] = environments["staging"]["project_id"]
+    single(problems(config_copy), "environments.production.project_id", "also the project of environment 'staging'", "own project")
+
+
+def test_generated_condition_over_googles_limit_is_refused(config_copy):
+    config_copy["github"]["plan_workflows"] = [f".github/workflows/plan-{n:03}-of-many-plans.yml" for n in range(40)]
+    lines = problems(config_copy)
+    for env_name in config_copy["environments"]:
+        assert any(f"condition of environment {env_name!r} would be" in line and "over Google's 4096" in line for line in lines), lines
+    assert all(line.startswith(f"{SOURCE}: github: ") for line in lines), lines
 
 
 def test_max_instances_below_min_instances(config_copy):

@@ -44,13 +44,18 @@ def test_report_says_exactly_what_changed(stacks, changed_platform):
     diffs = by_name(diff_trees(stacks, changed_platform))
 
     bootstrap = diffs["bootstrap-production"]
-    assert not bootstrap.added and not bootstrap.removed
+    assert not bootstrap.added
+    # The dropped service's URL secret is no longer granted to the planner.
+    assert bootstrap.removed == sorted(a for a in blocks(stacks["bootstrap-production"]) if "movements" in a.lower())
+    assert bootstrap.removed
     [(bucket, changes)] = bootstrap.changed.items()
     assert bucket.startswith("google_storage_bucket.state-bucket")
     assert [(c.path, c.old, c.new, c.destructive) for c in changes] == [
         ("name", "mindmirror-tofu-state", "mindmirror-tofu-state-v2", True)
     ]
-    assert diffs["bootstrap-staging"].status == "unchanged"
+    staging = diffs["bootstrap-staging"]
+    assert not staging.added and not staging.changed
+    assert staging.removed == sorted(a for a in blocks(stacks["bootstrap-staging"]) if "movements" in a.lower())
 
     app = diffs["app-production"]
     assert app.added == []
@@ -67,11 +72,10 @@ def test_report_says_exactly_what_changed(stacks, changed_platform):
     assert app.destructive and bootstrap.destructive
 
     report = render(diff_trees(stacks, changed_platform))
-    assert "### bootstrap-production: 0 added, 0 removed, 1 changed ⚠" in report
+    assert f"### bootstrap-production: 0 added, {len(bootstrap.removed)} removed, 1 changed ⚠" in report
     assert '  - ⚠ `name`: `"mindmirror-tofu-state"` → `"mindmirror-tofu-state-v2"` (forces replacement)' in report
     assert "  - `template.containers[0].ports.container_port`: `8000` → `8080`" in report
-    assert "**Destructive changes (⚠) in: app-production, app-staging, bootstrap-production.**" in report
-    assert "bootstrap-staging" not in report
+    assert "**Destructive changes (⚠) in: app-production, app-staging, bootstrap-production, bootstrap-staging.**" in report
 
 
 def test_metadata_is_ignored(stacks):

@@ -1,0 +1,101 @@
+"""The CI identities besides the deployer: the planner (read-only plans of
+pull requests and drift checks) and the builder (image pushes). Access to
+specific resources (state bucket, registry, URL secrets) is granted on those
+resources; the project gets one custom role each, holding exactly this list."""
+
+from __future__ import annotations
+
+from cdktf_cdktf_provider_google.project_iam_custom_role import ProjectIamCustomRole
+from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
+from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
+from cdktf_cdktf_provider_google.service_account import ServiceAccount
+from constructs import Construct
+
+# What `tofu plan` of the stacks reads (get/list and IAM policies), and
+# nothing that changes a resource or reads a secret payload.
+PLANNER_PERMISSIONS = [
+    "run.services.get",
+    "run.services.list",
+    "run.services.getIamPolicy",
+    "run.revisions.get",
+    "run.revisions.list",
+    "iam.serviceAccounts.get",
+    "iam.serviceAccounts.list",
+    "iam.serviceAccounts.getIamPolicy",
+    "secretmanager.secrets.get",
+    "secretmanager.secrets.list",
+    "secretmanager.secrets.getIamPolicy",
+    "secretmanager.versions.get",
+    "secretmanager.versions.list",
+    "storage.buckets.get",
+    "storage.buckets.getIamPolicy",
+    "artifactregistry.repositories.get",
+    "artifactregistry.repositories.list",
+    "artifactregistry.dockerimages.get",
+    "artifactregistry.dockerimages.list",
+    "resourcemanager.projects.get",
+]
+# The project number in the gateway's service URLs; the push right is on the registry.
+BUILDER_PERMISSIONS = ["resourcemanager.projects.get"]
+
+
+class CiIdentity(Construct):
+    """A service account for CI with one custom project role of exactly
+    `permissions`. The role id is per project: no two environments share one
+    (platform_config refuses it)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        project: str,
+        account_id: str,
+        display_name: str,
+        role_id: str,
+        permissions: list[str],
+    ) -> None:
+        super().__init__(scope, id)
+        self.project = project
+        self.account = ServiceAccount(
+            self, "account", project=project, account_id=account_id, display_name=f"{display_name} (managed by cdktf)"
+        )
+        # A reference, so grants wait for the account on a fresh project.
+        self.member = f"serviceAccount:{self.account.email}"
+        role = ProjectIamCustomRole(
+            self,
+            "custom-role",
+            project=project,
+            role_id=role_id,
+            title=display_name,
+            description=f"Exactly what the {display_name} needs (managed by cdktf)",
+            permissions=permissions,
+        )
+        ProjectIamMember(self, "role-custom", project=project, role=role.name, member=self.member)
+
+    def read_secrets(self, secret_ids: list[str]) -> list[SecretManagerSecretIamMember]:
+        """Secret payload access on these secrets only, named by id: their
+        containers may belong to another stack."""
+        return [
+            SecretManagerSecretIamMember(
+                self,
+                f"secret-reader-{secret_id}",
+                project=self.project,
+                secret_id=secret_id,
+                role="roles/secretmanager.secretAccessor",
+                member=self.member,
+            )
+            for secret_id in secret_ids
+        ]
+
+
+def ci_planner(scope: Construct, id: str, *, project: str, account_id: str) -> CiIdentity:
+    return CiIdentity(
+        scope, id, project=project, account_id=account_id, display_name="CI planner", role_id="cdktfPlanner", permissions=PLANNER_PERMISSIONS
+    )
+
+
+def ci_builder(scope: Construct, id: str, *, project: str, account_id: str) -> CiIdentity:
+    return CiIdentity(
+        scope, id, project=project, account_id=account_id, display_name="CI builder", role_id="cdktfBuilder", permissions=BUILDER_PERMISSIONS
+    )
