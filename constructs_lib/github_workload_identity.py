@@ -70,16 +70,17 @@ class GitHubWorkloadIdentity(Construct):
             f"projects/{project}/locations/global/workloadIdentityPools/{pool_id}/providers/{provider_id}",
         )
 
-    def allow_impersonation(self, id: str, *, service_account_name: str, access: str) -> ServiceAccountIamBinding:
-        """Lets tokens mapped to `access` act as the service account, and no
-        one else: the binding is authoritative for the role, so members added
-        by hand (e.g. an older principalSet of the whole repository) are removed."""
-        if access not in ACCESS_LEVELS:
-            raise ValueError(f"GitHubWorkloadIdentity: access {access!r} is none of {', '.join(ACCESS_LEVELS)}")
+    def allow_impersonation(self, id: str, *, service_account_name: str, accesses: list[str]) -> ServiceAccountIamBinding:
+        """Lets tokens mapped to one of `accesses` act as the service account,
+        and no one else: the binding is authoritative for the role, so members
+        added by hand (e.g. an older principalSet of the whole repository) are removed."""
+        unknown = [access for access in accesses if access not in ACCESS_LEVELS]
+        if unknown or not accesses:
+            raise ValueError(f"GitHubWorkloadIdentity: accesses {accesses!r} must be some of {', '.join(ACCESS_LEVELS)}")
         return ServiceAccountIamBinding(
             self,
             id,
             service_account_id=service_account_name,
             role="roles/iam.workloadIdentityUser",
-            members=[f"principalSet://iam.googleapis.com/{self.pool.name}/attribute.access/{access}"],
+            members=[f"principalSet://iam.googleapis.com/{self.pool.name}/attribute.access/{access}" for access in accesses],
         )

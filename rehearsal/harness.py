@@ -180,8 +180,8 @@ class Rehearsal:
                     continue
                 reference = binding["service_account_id"].removeprefix("${").removesuffix(".name}").split(".")[1]
                 account_id = resources["google_service_account"][reference]["account_id"]
-                for member in binding["members"]:
-                    accounts[service_account_email(account_id, environment.project_id)] = member.rsplit("/", 1)[-1]
+                email = service_account_email(account_id, environment.project_id)
+                accounts[email] = [member.rsplit("/", 1)[-1] for member in binding["members"]]
             name = workload_identity_provider_name(
                 environment.project_number, environment.workload_identity.pool_id, environment.workload_identity.provider_id
             )

@@ -144,7 +144,7 @@ def auth(_args: list[str]) -> int:
             f"//iam.googleapis.com/{provider_name}: "
             '{"error":"unauthorized_client","error_description":"The given credential is rejected by the attribute condition."}'
         )
-    if provider["accounts"].get(account) != access:
+    if access not in provider["accounts"].get(account, []):
         return fail(
             f"google-github-actions/auth failed with: failed to generate Google Cloud access token for {account}: "
             '(403) {"error":{"code":403,"message":"Permission \'iam.serviceAccounts.getAccessToken\' denied",'

@@ -95,12 +95,15 @@ class BootstrapStack(TerraformStack):
             pool_exists=Adoptable.workload_identity_pool in adopt,
             provider_exists=Adoptable.workload_identity_provider in adopt,
         )
-        github.allow_impersonation("deployer-impersonation", service_account_name=deployer.account.name, access="deploy")
-        github.allow_impersonation("planner-impersonation", service_account_name=planner.account.name, access="plan")
-        github.allow_impersonation("builder-impersonation", service_account_name=builder.account.name, access="build")
+        github.allow_impersonation("deployer-impersonation", service_account_name=deployer.account.name, accesses=["deploy"])
+        # The deploy's read-only jobs (preflight, plan, verify) carry the same
+        # claims as its build jobs (no claim names the job), so build tokens
+        # may plan too; plan tokens (pull requests, drift) may never push.
+        github.allow_impersonation("planner-impersonation", service_account_name=planner.account.name, accesses=["plan", "build"])
+        github.allow_impersonation("builder-impersonation", service_account_name=builder.account.name, accesses=["build"])
         after(apis.services, registry, state_bucket, deployer, planner, builder, github)
 
-        # What CI needs, stored as repository variables (README, Deploy from scratch).
+        # The identities CI uses (the workflows derive the same from the configuration).
         TerraformOutput(self, "deployer_email", value=deployer.account.email)
         TerraformOutput(self, "planner_email", value=planner.account.email)
         TerraformOutput(self, "builder_email", value=builder.account.email)

@@ -161,9 +161,11 @@ def test_github_oidc_provider_is_the_generated_one(stack, environment, platform,
     assert pool["workload_identity_pool_id"] == environment.workload_identity.pool_id
 
 
-def test_each_ci_identity_admits_one_kind_of_access(stack, environment):
+def test_each_ci_identity_admits_only_its_kinds_of_access(stack, environment):
     """One authoritative binding per CI account (members added by hand are
-    removed), admitting one kind of access; no other account admits any."""
+    removed). Only the deployer admits deploy tokens; only build tokens (the
+    deploy's jobs without an approval) may push; the planner admits plan
+    tokens and, for the deploy's read-only jobs, build tokens."""
     role = "roles/iam.workloadIdentityUser"
     assert not [m for m in resources(stack, "google_service_account_iam_member").values() if m["role"] == role]
     bindings = [b for b in resources(stack, "google_service_account_iam_binding").values() if b["role"] == role]
@@ -171,13 +173,13 @@ def test_each_ci_identity_admits_one_kind_of_access(stack, environment):
     prefix = "principalSet://iam.googleapis.com/${google_iam_workload_identity_pool."
     admitted = {}
     for binding in bindings:
-        [member] = binding["members"]
-        assert member.startswith(prefix) and ".name}/attribute.access/" in member, member
-        admitted[account_ids[binding["service_account_id"]]] = member.rsplit("/", 1)[1]
+        for member in binding["members"]:
+            assert member.startswith(prefix) and ".name}/attribute.access/" in member, member
+        admitted[account_ids[binding["service_account_id"]]] = {member.rsplit("/", 1)[1] for member in binding["members"]}
     assert admitted == {
-        environment.deployer_account_id: "deploy",
-        environment.planner_account_id: "plan",
-        environment.builder_account_id: "build",
+        environment.deployer_account_id: {"deploy"},
+        environment.planner_account_id: {"plan", "build"},
+        environment.builder_account_id: {"build"},
     }
 
 
