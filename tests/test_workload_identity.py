@@ -24,8 +24,8 @@ from platform_config.workload_identity import (
     attribute_condition,
     attribute_mapping,
     deploy_workflow_ref,
-    granted_access,
     github_token_claims,
+    granted_access,
 )
 
 PULL_REQUEST_REF = "refs/pull/7/merge"
@@ -47,12 +47,12 @@ def truth_table(platform: Platform, env_name: str) -> list[Row]:
 
     def app_token(**changes) -> dict[str, Any]:
         """The application repository's deploy branch calling our deploy workflow."""
-        claims = dict(repository=app, repository_id=github.app_repository_id, ref=deploy_branch, job_workflow_ref=ours)
+        claims = {"repository": app, "repository_id": github.app_repository_id, "ref": deploy_branch, "job_workflow_ref": ours}
         return github_token_claims(**{**claims, **changes})
 
     def infra_token(workflow: str, **changes) -> dict[str, Any]:
         ref = changes.pop("ref", github.infra_ref)
-        claims = dict(repository=infra, repository_id=github.infra_repository_id, ref=ref, job_workflow_ref=f"{infra}/{workflow}@{ref}")
+        claims = {"repository": infra, "repository_id": github.infra_repository_id, "ref": ref, "job_workflow_ref": f"{infra}/{workflow}@{ref}"}
         return github_token_claims(**{**claims, **changes})
 
     rows = [
@@ -199,10 +199,11 @@ def test_a_missing_claim_never_grants_more(platform, env_name):
     """Dropping any claim of an admitted token denies it or keeps its access
     (without `environment` a deploy job is a build job); celpy's missing-key
     errors deny, as Google's STS does, instead of crashing."""
+    # One admitted token per access and event kind (celpy is slow).
+    admitted = {(row.expected, row.claims["event_name"]): row for row in truth_table(platform, env_name) if row.expected}
     rows = [
         Row(f"{row.case} without {claim}", {k: v for k, v in row.claims.items() if k != claim}, row.expected)
-        for row in truth_table(platform, env_name)
-        if row.expected
+        for row in admitted.values()
         for claim in row.claims
     ]
     assert rows
