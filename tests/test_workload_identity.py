@@ -14,6 +14,8 @@ from typing import Any
 
 import celpy
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from platform_config import Platform, parse_platform
 from platform_config.workload_identity import (
@@ -252,3 +254,27 @@ def test_subject_stays_within_googles_limit_for_long_names(platform):
 def test_invalid_cel_is_an_error_not_a_denial(platform):
     with pytest.raises(ValueError, match="not valid CEL"):
         granted_access("assertion.repository ==", attribute_mapping(platform, next(iter(platform.environments))), {})
+
+
+REPOSITORY_NAMES = st.from_regex(r"[A-Za-z0-9-]{1,39}/[A-Za-z0-9_.-]{1,100}", fullmatch=True)
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(repository=REPOSITORY_NAMES, immutable_sub=st.booleans(), data=st.data())
+def test_no_other_repository_gets_access(platform, repository, immutable_sub, data):
+    """Any other repository, with every other claim of an admitted token
+    (deploy branch, environment, our deploy.yml or a plan workflow), is refused."""
+    github = platform.github
+    assume(repository not in (github.app_repository, github.infra_repository))
+    environment = data.draw(st.sampled_from([None, *platform.environments]))
+    workflows = [deploy_workflow_ref(github), *(f"{github.infra_repository}/{w}@{github.infra_ref}" for w in github.plan_workflows)]
+    for env_name, env in platform.environments.items():
+        for job_workflow_ref in workflows:
+            claims = github_token_claims(
+                repository=repository,
+                ref=f"refs/heads/{env.deploy_branch}",
+                job_workflow_ref=job_workflow_ref,
+                environment=environment,
+                immutable_sub=immutable_sub,
+            )
+            assert granted_access_of(platform, env_name, claims) is None, claims
