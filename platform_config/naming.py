@@ -20,3 +20,9 @@ def image_tag_variable_name(image: str) -> str:
 def stack_names(environment_names) -> list[str]:
     """Every stack synthesized for these environments, in synthesis order."""
     return [f"{kind}-{env}" for env in environment_names for kind in ("bootstrap", "app")]
+
+
+def custom_role_id(base: str, environment_name: str) -> str:
+    """A project custom role per environment (`cdktfDeployer_staging`), so two
+    environments in one project do not collide; role ids allow [a-zA-Z0-9_.]."""
+    return f"{base}_{environment_name}"

@@ -15,7 +15,9 @@ from constructs_lib.github_workload_identity import GitHubWorkloadIdentity
 from constructs_lib.hardened_bucket import HardenedBucket
 from constructs_lib.ordering import after
 from constructs_lib.project_services import ProjectServices
-from platform_config import Adoptable, Platform
+from constructs_lib.published_secret import WRITER_ROLES, PublishedSecret
+from constructs_lib.runtime_identity import RuntimeIdentity
+from platform_config import Adoptable, Platform, custom_role_id, runtime_account_id
 
 from .environment import bucket_retention, environment_labels, google_provider
 
@@ -23,6 +25,7 @@ from .environment import bucket_retention, environment_labels, google_provider
 # JSON holds no path of the machine it was synthesized on.
 LOCAL_STATE_FILE = "terraform.tfstate"
 BOOTSTRAP_STATE_PREFIX = "bootstrap"
+TRADITIONS_ROLES = {"objectViewer": "roles/storage.objectViewer", "objectAdmin": "roles/storage.objectAdmin"}
 
 
 class BootstrapStack(TerraformStack):
@@ -68,6 +71,7 @@ class BootstrapStack(TerraformStack):
             account_id=environment.deployer_account_id,
             project_roles=platform.deployer_project_roles,
             custom_role_permissions=platform.deployer_permissions,
+            role_id=custom_role_id("cdktfDeployer", env_name),
             exists=Adoptable.deployer in adopt,
         )
         state_bucket.grant("deployer-state-access", role="roles/storage.objectAdmin", member=deployer.member)
@@ -86,10 +90,62 @@ class BootstrapStack(TerraformStack):
             provider_exists=Adoptable.workload_identity_provider in adopt,
         )
         github.allow_impersonation("deployer-impersonation", service_account_name=deployer.account.name)
-        after(apis.services, registry, state_bucket, deployer, github)
+        admin_owned = self._admin_owned_app_resources(platform, env_name, deployer, labels)
+        after(apis.services, registry, state_bucket, deployer, github, *admin_owned)
 
         # What CI needs, stored as repository variables (README, Deploy from scratch).
         TerraformOutput(self, "deployer_email", value=deployer.account.email)
         TerraformOutput(self, "workload_identity_provider", value=github.provider.name)
         TerraformOutput(self, "registry_url_prefix", value=registry.url_prefix)
         TerraformOutput(self, "state_bucket", value=state_bucket.bucket.name)
+
+    # --- what the app stack uses but CI must not be able to create (issue 11) ---
+    def _admin_owned_app_resources(self, platform: Platform, env_name: str, deployer: CiDeployer, labels: dict[str, str]) -> list[Construct]:
+        """Runtime identities with their secret access and the deployer's
+        actAs on each, the URL secrets with the deployer's per-secret rights,
+        the traditions bucket and its grants. The app stack names them."""
+        environment = platform.environments[env_name]
+        project = environment.project_id
+        moving = environment.move_to_bootstrap
+        identities = {
+            service.name: RuntimeIdentity(
+                self,
+                # The app stack's construct paths of layout 1, so a moved
+                # resource keeps its address (README, Moving resources between stacks).
+                service.name,
+                project=project,
+                account_id=runtime_account_id(service.name, env_name),
+                service_name=service.name,
+                secrets=list(service.secrets.values()),
+                deployer_member=deployer.member,
+                exists=moving or service.name in environment.adopt_runtime_accounts,
+            )
+            for service in platform.services
+        }
+        traditions = HardenedBucket(
+            self,
+            "traditions",
+            project=project,
+            name=platform.traditions_bucket.format(project=project, env=env_name),
+            location=environment.region,
+            retention=bucket_retention(platform),
+            labels={**labels, "purpose": "traditions"},
+            exists=moving,
+        )
+        for service in platform.services:
+            if service.traditions_access:
+                traditions.grant(
+                    f"{service.name}-traditions-access", role=TRADITIONS_ROLES[service.traditions_access], member=identities[service.name].member
+                )
+        adopted = set(environment.adopt_secrets)
+        secret_ids = {f"url-secret-{s.url_name}": s.url_name for s in platform.services if s.url_name}
+        secret_ids["url-secret-all"] = platform.service_urls_secret.format(project=project, env=env_name)
+        secrets = []
+        for construct_id, secret_id in secret_ids.items():
+            secret = PublishedSecret(
+                self, construct_id, project=project, secret_id=secret_id, labels=labels, exists=moving or secret_id in adopted
+            )
+            # CI writes each URL (and the deploy workflow reads service-urls-<env>).
+            secret.grant("deployer", roles=WRITER_ROLES, member=deployer.member)
+            secrets.append(secret)
+        return [*identities.values(), traditions, *secrets]

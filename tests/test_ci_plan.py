@@ -45,5 +45,8 @@ def test_gateway_build_fails_on_a_missing_url(platform):
 def test_urls_secret_name_is_the_one_the_app_stack_writes(stacks, env_name):
     result = subprocess.run([sys.executable, "-m", "tools.ci_plan", env_name, "urls-secret"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    secret_ids = {body["secret_id"] for body in resources(stacks[f"app-{env_name}"], "google_secret_manager_secret").values()}
+    # The secret is the bootstrap's; the app stack writes its versions.
+    secret_ids = {body["secret_id"] for body in resources(stacks[f"bootstrap-{env_name}"], "google_secret_manager_secret").values()}
     assert result.stdout.strip() == f"service-urls-{env_name}" and result.stdout.strip() in secret_ids
+    versions = {body["secret"] for body in resources(stacks[f"app-{env_name}"], "google_secret_manager_secret_version").values()}
+    assert any(v.endswith(f"/secrets/service-urls-{env_name}") for v in versions)
