@@ -39,6 +39,9 @@ from platform_config import Platform, Service, app_state_prefix, image_tag_varia
 
 from .environment import environment_labels, google_provider
 from .layout_move import forget_moved_resources
+# Conditions below are `${...}`: in Terraform JSON a string is a template, so
+# a bare expression would be a literal string, which tofu refuses ("must
+# refer to at least one object").
 # Docker's tag grammar.
 IMAGE_TAG_PATTERN = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 
@@ -136,7 +139,7 @@ class AppStack(TerraformStack):
             lifecycle=TerraformResourceLifecycle(
                 postcondition=[
                     Postcondition(
-                        condition=f"length(setsubtract({_hcl_list(expected)}, [for a in self.accounts : a.account_id])) == 0",
+                        condition=f"${{length(setsubtract({_hcl_list(expected)}, [for a in self.accounts : a.account_id])) == 0}}",
                         error_message=(
                             f"runtime identity missing for ${{join(\", \", setsubtract({_hcl_list(expected)}, "
                             f"[for a in self.accounts : a.account_id]))}}: apply bootstrap-{env_name} first "
@@ -157,7 +160,7 @@ class AppStack(TerraformStack):
             lifecycle=TerraformResourceLifecycle(
                 postcondition=[
                     Postcondition(
-                        condition=f'contains([for r in self.repositories : r.repository_id], "{repository}")',
+                        condition=f'${{contains([for r in self.repositories : r.repository_id], "{repository}")}}',
                         error_message=(
                             f"Artifact Registry repository {repository} does not exist in {project} ({region}): "
                             f"apply bootstrap-{env_name} first (README, Deploy from scratch)."
@@ -181,7 +184,7 @@ class AppStack(TerraformStack):
                 description=f"Tag of the {image} image to deploy, e.g. v1.0.0-22403cf (set by CI: -var {name}=...)",
                 validation=[
                     TerraformVariableValidationConfig(
-                        condition=f'can(regex("{IMAGE_TAG_PATTERN}", var.{name}))',
+                        condition=f'${{can(regex("{IMAGE_TAG_PATTERN}", var.{name}))}}',
                         error_message=f"{name} must be a Docker image tag such as v1.0.0-22403cf; pass -var {name}=<tag>.",
                     )
                 ],
@@ -227,6 +230,7 @@ def _container_spec(
 
 
 def _hcl_list(values: list[str]) -> str:
+    """An HCL list of string literals, for expressions."""
     return "[" + ", ".join(f'"{v}"' for v in values) + "]"
 
 

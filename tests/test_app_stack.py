@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import shutil
+import subprocess
 
 import pytest
 
+from platform_config import ConfigError, parse_platform
 from platform_config.model import CREDENTIAL_NAME
 from stacks.layout_move import cdktf_logical_id
 
@@ -314,3 +319,62 @@ def test_a_moved_layout_is_forgotten_here_not_destroyed(choices, stacks):
     bootstrap = {f"{t}.{n}" for t, items in choices["bootstrap-staging"]["resource"].items() for n in items}
     assert {a for a in removed if "_reader-0_" not in a} <= bootstrap
     assert "removed" not in choices["app-production"] and "removed" not in stacks["app-staging"]
+
+
+def test_every_condition_is_an_expression(stacks):
+    """In Terraform JSON a bare `contains(...)` is a literal string: tofu refuses it."""
+    conditions = [
+        c["condition"]
+        for stack in stacks.values()
+        for body in [*stack.get("variable", {}).values(), *(b for items in stack.get("data", {}).values() for b in items.values())]
+        for c in [*body.get("validation", []), *body.get("lifecycle", {}).get("postcondition", [])]
+    ]
+    assert conditions
+    assert all(c.startswith("${") and c.endswith("}") for c in conditions), conditions
+
+
+def test_image_tag_validation_runs_in_a_real_engine(stack, tmp_path):
+    """The tag inputs of the stack, alone with a built-in resource, planned by
+    `tofu` (else `terraform`): a good tag plans, a bad one fails with our message."""
+    engine = shutil.which("tofu") or shutil.which("terraform")
+    if not engine:
+        pytest.skip("neither tofu nor terraform is installed")
+    (tmp_path / "main.tf.json").write_text(
+        json.dumps({"variable": stack["variable"], "resource": {"terraform_data": {"tags": {"input": [f"${{var.{v}}}" for v in stack["variable"]]}}}})
+    )
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_CLI_CONFIG_FILE": os.devnull}
+    run = functools.partial(subprocess.run, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    assert run([engine, "init", "-input=false", "-no-color"]).returncode == 0
+    good = [f"-var={v}=v1.0.0-22403cf" for v in stack["variable"]]
+    assert run([engine, "plan", "-input=false", "-no-color", *good]).returncode == 0
+    first = next(iter(stack["variable"]))
+    bad = run([engine, "plan", "-input=false", "-no-color", *good, f"-var={first}=not a tag"])
+    assert bad.returncode != 0 and f"{first} must be a Docker image tag" in " ".join(bad.stderr.split())
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda c: c["environments"]["production"].update(adopt_services=["agent"]),
+            "environments.production.adopt_services: 'agent' is not a configured service",
+        ),
+        (
+            lambda c: c["environments"]["staging"].update(adopt_runtime_accounts=["nobody"]),
+            "environments.staging.adopt_runtime_accounts: 'nobody' is not a configured service",
+        ),
+        (
+            lambda c: next(s for s in c["services"] if s["name"] == "meals-service").update(public=False, invoker_iam_disabled=True),
+            "services[meals-service].invoker_iam_disabled: would make a private service public",
+        ),
+        (
+            lambda c: c["service_defaults"].update(max_instances=0),
+            "service_defaults.max_instances: Input should be greater than or equal to 1",
+        ),
+    ],
+)
+def test_configuration_refuses_bad_choices(config_copy, change, message):
+    change(config_copy)
+    with pytest.raises(ConfigError) as caught:
+        parse_platform(config_copy, source="config/platform.yaml")
+    assert any(problem.startswith(f"config/platform.yaml: {message}") for problem in caught.value.problems), caught.value.problems
