@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +75,7 @@ def skipped_ids(config_text: str) -> set[str]:
     return {line.split("#")[0].strip(" -") for line in config_text.splitlines() if line.strip().startswith("- CKV_")}
 
 
-def evaluate(report: dict, stacks: list[str], skipped: set[str], unchecked: set[str] = frozenset()) -> tuple[list[str], list[str]]:
+def evaluate(report: dict, stacks: list[str], skipped: set[str], unchecked: Collection[str] = ()) -> tuple[list[str], list[str]]:
     """(problems, summary lines) of a checkov JSON report."""
     if isinstance(report, list):  # checkov reports a list when nothing was scanned
         report = report[0] if report else {"results": {}, "summary": {}}
