@@ -16,8 +16,9 @@ def service_account_email(account_id: str, project: str) -> str:
 
 class CiDeployer(Construct):
     """The deployer account, its predefined project roles, and one custom role
-    holding exactly the permissions deploying needs. Access to specific resources (state bucket, registry,
-    runtime service accounts) is granted on those resources by their owners."""
+    holding exactly the permissions deploying needs. Access to specific
+    resources (state bucket, registry, runtime service accounts, URL secrets)
+    is granted on those resources by their owners, never project-wide."""
 
     def __init__(
         self,
@@ -28,6 +29,7 @@ class CiDeployer(Construct):
         account_id: str,
         project_roles: list[str],
         custom_role_permissions: list[str],
+        role_id: str,
         exists: bool = False,
     ) -> None:
         super().__init__(scope, id)
@@ -38,7 +40,9 @@ class CiDeployer(Construct):
             account_id=account_id,
             display_name="GitHub Actions deployer (managed by cdktf)",
         )
-        adopt_if(self.account, exists, f"projects/{project}/serviceAccounts/{service_account_email(account_id, project)}")
+        # Literal, for import ids (which cannot hold references).
+        self.email = service_account_email(account_id, project)
+        adopt_if(self.account, exists, f"projects/{project}/serviceAccounts/{self.email}")
         # A reference, so grants wait for the account on a fresh project.
         self.member = f"serviceAccount:{self.account.email}"
         for role in project_roles:
@@ -48,7 +52,7 @@ class CiDeployer(Construct):
                 self,
                 "custom-role",
                 project=project,
-                role_id="cdktfDeployer",
+                role_id=role_id,
                 title="CI deployer",
                 description="Exactly what deploying the app stack needs (managed by cdktf)",
                 permissions=custom_role_permissions,

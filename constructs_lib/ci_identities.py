@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from cdktf_cdktf_provider_google.project_iam_custom_role import ProjectIamCustomRole
 from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
-from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
 from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
@@ -19,6 +18,9 @@ PLANNER_PERMISSIONS = [
     "run.services.getIamPolicy",
     "run.revisions.get",
     "run.revisions.list",
+    "run.operations.get",
+    "serviceusage.services.get",
+    "serviceusage.services.list",
     "iam.serviceAccounts.get",
     "iam.serviceAccounts.list",
     "iam.serviceAccounts.getIamPolicy",
@@ -28,6 +30,7 @@ PLANNER_PERMISSIONS = [
     "secretmanager.versions.get",
     "secretmanager.versions.list",
     "storage.buckets.get",
+    "storage.buckets.list",
     "storage.buckets.getIamPolicy",
     "artifactregistry.repositories.get",
     "artifactregistry.repositories.list",
@@ -41,8 +44,7 @@ BUILDER_PERMISSIONS = ["resourcemanager.projects.get"]
 
 class CiIdentity(Construct):
     """A service account for CI with one custom project role of exactly
-    `permissions`. The role id is per project: no two environments share one
-    (platform_config refuses it)."""
+    `permissions` (`role_id` per environment: platform_config.custom_role_id)."""
 
     def __init__(
         self,
@@ -73,29 +75,14 @@ class CiIdentity(Construct):
         )
         ProjectIamMember(self, "role-custom", project=project, role=role.name, member=self.member)
 
-    def read_secrets(self, secret_ids: list[str]) -> list[SecretManagerSecretIamMember]:
-        """Secret payload access on these secrets only, named by id: their
-        containers may belong to another stack."""
-        return [
-            SecretManagerSecretIamMember(
-                self,
-                f"secret-reader-{secret_id}",
-                project=self.project,
-                secret_id=secret_id,
-                role="roles/secretmanager.secretAccessor",
-                member=self.member,
-            )
-            for secret_id in secret_ids
-        ]
 
-
-def ci_planner(scope: Construct, id: str, *, project: str, account_id: str) -> CiIdentity:
+def ci_planner(scope: Construct, id: str, *, project: str, account_id: str, role_id: str) -> CiIdentity:
     return CiIdentity(
-        scope, id, project=project, account_id=account_id, display_name="CI planner", role_id="cdktfPlanner", permissions=PLANNER_PERMISSIONS
+        scope, id, project=project, account_id=account_id, display_name="CI planner", role_id=role_id, permissions=PLANNER_PERMISSIONS
     )
 
 
-def ci_builder(scope: Construct, id: str, *, project: str, account_id: str) -> CiIdentity:
+def ci_builder(scope: Construct, id: str, *, project: str, account_id: str, role_id: str) -> CiIdentity:
     return CiIdentity(
-        scope, id, project=project, account_id=account_id, display_name="CI builder", role_id="cdktfBuilder", permissions=BUILDER_PERMISSIONS
+        scope, id, project=project, account_id=account_id, display_name="CI builder", role_id=role_id, permissions=BUILDER_PERMISSIONS
     )

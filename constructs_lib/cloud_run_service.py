@@ -21,10 +21,9 @@ from cdktf_cdktf_provider_google.cloud_run_v2_service import (
     CloudRunV2ServiceTemplateScaling,
 )
 from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
-from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
-from cdktf_cdktf_provider_google.service_account import ServiceAccount
-from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccountIamMember
 from constructs import Construct
+
+from .adoption import adopt_if
 
 
 @dataclass(frozen=True)
@@ -46,9 +45,13 @@ class ContainerSpec:
     cpu: str
     memory: str
     min_instances: int
-    max_instances: int | None
+    # Always set: unset, provider 6.x plans `100 -> null` on every run.
+    max_instances: int
     concurrency: int
     request_timeout_seconds: int
+    # CPU only while serving requests; with limits set, Cloud Run otherwise
+    # allocates it always (and bills min instances around the clock).
+    cpu_idle: bool
     # Plain, non-sensitive values only.
     env: Mapping[str, str] = field(default_factory=dict)
     # Environment variable -> Secret Manager secret id, read by reference.
@@ -58,12 +61,14 @@ class ContainerSpec:
 
 
 class CloudRunService(Construct):
-    """A Cloud Run v2 service running as its own service account, which can
-    read only the secrets the service uses. Secrets reach the container as
-    `secret_key_ref` references; no payload enters configuration or state.
+    """A Cloud Run v2 service running as its own service account (created,
+    with its secret access and the deployer's actAs, by the admin-applied
+    RuntimeIdentity). Secrets reach the container as `secret_key_ref`
+    references; no payload enters configuration or state.
 
-    `deployer_member` (the CI identity) is allowed to act as the runtime
-    account, on that account only, so it can deploy revisions that run as it.
+    `invoker_iam_disabled`: a public service without an allUsers binding
+    (for organisations whose domain-restricted sharing refuses allUsers).
+    `exists`: an existing service, adopted with an import block.
     """
 
     def __init__(
@@ -74,39 +79,16 @@ class CloudRunService(Construct):
         project: str,
         region: str,
         name: str,
-        account_id: str,
+        service_account_email: str,
         container: ContainerSpec,
         labels: dict[str, str],
         deletion_protection: bool,
-        deployer_member: str,
+        invoker_iam_disabled: bool = False,
+        exists: bool = False,
+        depends_on=None,
     ) -> None:
         super().__init__(scope, id)
-        self.account = ServiceAccount(
-            self,
-            "identity",
-            project=project,
-            account_id=account_id,
-            display_name=f"Cloud Run runtime of {name} (managed by cdktf)",
-        )
-        self.member = f"serviceAccount:{self.account.email}"
-        deployer_acts_as = ServiceAccountIamMember(
-            self,
-            "deployer-acts-as",
-            service_account_id=self.account.name,
-            role="roles/iam.serviceAccountUser",
-            member=deployer_member,
-        )
-        secret_access = [
-            SecretManagerSecretIamMember(
-                self,
-                f"reads-{secret}",
-                project=project,
-                secret_id=secret,
-                role="roles/secretmanager.secretAccessor",
-                member=self.member,
-            )
-            for secret in sorted(set(container.secret_env.values()))
-        ]
+        self.member = f"serviceAccount:{service_account_email}"
         self.service = CloudRunV2Service(
             self,
             "service",
@@ -115,9 +97,10 @@ class CloudRunService(Construct):
             name=name,
             ingress="INGRESS_TRAFFIC_ALL",
             deletion_protection=deletion_protection,
+            invoker_iam_disabled=invoker_iam_disabled,
             labels=labels,
             template=CloudRunV2ServiceTemplate(
-                service_account=self.account.email,
+                service_account=service_account_email,
                 labels=labels,
                 scaling=CloudRunV2ServiceTemplateScaling(
                     min_instance_count=container.min_instances,
@@ -127,10 +110,9 @@ class CloudRunService(Construct):
                 timeout=f"{container.request_timeout_seconds}s",
                 containers=[_container(container)],
             ),
-            # Deploying a service that runs as the account needs actAs on it,
-            # and a first revision that cannot read its secrets fails to start.
-            depends_on=[deployer_acts_as, *secret_access],
+            depends_on=depends_on,
         )
+        adopt_if(self.service, exists, f"projects/{project}/locations/{region}/services/{name}")
 
     @property
     def uri(self) -> str:
@@ -162,7 +144,9 @@ def _container(spec: ContainerSpec) -> CloudRunV2ServiceTemplateContainers:
     return CloudRunV2ServiceTemplateContainers(
         image=spec.image,
         ports=CloudRunV2ServiceTemplateContainersPorts(container_port=spec.port),
-        resources=CloudRunV2ServiceTemplateContainersResources(limits={"cpu": spec.cpu, "memory": spec.memory}),
+        resources=CloudRunV2ServiceTemplateContainersResources(
+            limits={"cpu": spec.cpu, "memory": spec.memory}, cpu_idle=spec.cpu_idle
+        ),
         env=sorted(plain + secret, key=lambda e: e.name),
         startup_probe=_probe(
             spec.startup_probe,

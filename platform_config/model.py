@@ -229,15 +229,26 @@ class Service(Strict):
     env: dict[EnvName, str] = {}
     secrets: dict[EnvName, SecretId] = {}
     calls: list[ServiceName] = []
+    # --- what a real plan would show (README, "What a plan would show") ---
+    # CPU only while a request is served (true) or always allocated (false);
+    # unset: service_defaults.cpu_idle.
+    cpu_idle: bool | None = None
+    # Public without an allUsers binding (Cloud Run's invoker check off), for
+    # organisations whose domain-restricted sharing refuses allUsers.
+    invoker_iam_disabled: bool = False
 
 
 class ServiceDefaults(Strict):
     min_instances: int = Field(ge=0, le=1000)
-    max_instances: int | None = Field(default=None, ge=1, le=1000)
+    # Always set: Cloud Run answers 100 when unset, and provider 6.x would
+    # show `100 -> null` on every plan.
+    max_instances: int = Field(default=100, ge=1, le=1000)
     concurrency: int = Field(ge=1, le=1000)
     cpu: Literal["1", "2", "4", "8"]
     memory: Annotated[str, _matches(re.compile(r"^[0-9]+(Mi|Gi)$"), "use e.g. 512Mi or 2Gi")]
     request_timeout_seconds: int = Field(ge=1, le=3600)
+    # With resource limits set, Cloud Run allocates CPU always unless told otherwise.
+    cpu_idle: bool = True
 
 
 class WorkloadIdentity(Strict):
@@ -277,6 +288,20 @@ class Environment(Strict):
     adopt_secrets: list[SecretId] = []
     # "gcs" once the bootstrap's own state was moved into the state bucket.
     bootstrap_backend: Literal["local", "gcs"] = "local"
+    # --- adoption and the admin-applied layout (README, "Moving resources between stacks") ---
+    # Existing Cloud Run services (app stack) and runtime service accounts
+    # (bootstrap stack) to import instead of failing with 409.
+    adopt_services: list[ServiceName] = []
+    adopt_runtime_accounts: list[ServiceName] = []
+    # Services whose first apply has not succeeded yet: deletion protection
+    # stays off so a failed first creation can be replaced; remove the name
+    # once the service is up.
+    first_apply_services: list[ServiceName] = []
+    # The environment was applied when the app stack still held the runtime
+    # accounts, URL secrets and traditions bucket: the bootstrap imports them,
+    # the app stack forgets them (`removed`, destroy = false). Set it back to
+    # false once both stacks are applied.
+    move_to_bootstrap: bool = False
 
 
 class Platform(Strict):
@@ -371,6 +396,23 @@ def cross_check(platform: Platform) -> list[Problem]:
 
     problems += _check_environments(platform)
     problems += _check_ci_identities(platform)
+    problems += _check_service_choices(platform)
+    return problems
+
+
+def _check_service_choices(platform: Platform) -> list[Problem]:
+    """Adoption lists name configured services; the invoker check is only
+    switched off for public services."""
+    problems: list[Problem] = []
+    names = {s.name for s in platform.services}
+    for env_name, environment in platform.environments.items():
+        for field in ("adopt_services", "adopt_runtime_accounts", "first_apply_services"):
+            for name in getattr(environment, field):
+                if name not in names:
+                    problems.append((("environments", env_name, field), f"{name!r} is not a configured service; use one of: {', '.join(sorted(names))}"))
+    for index, service in enumerate(platform.services):
+        if service.invoker_iam_disabled and not service.public:
+            problems.append((("services", index, "invoker_iam_disabled"), "would make a private service public; set public: true or remove invoker_iam_disabled"))
     return problems
 
 

@@ -55,3 +55,9 @@ def url_secret_ids(url_names, service_urls_secret: str, *, project: str, environ
     """Secret ids of the published service URLs: one per URL name, then the
     JSON of them all (`service_urls_secret` with its placeholders filled)."""
     return [*url_names, service_urls_secret.format(project=project, env=environment_name)]
+
+
+def custom_role_id(base: str, environment_name: str) -> str:
+    """A project custom role per environment (`cdktfDeployer_staging`), so two
+    environments in one project do not collide; role ids allow [a-zA-Z0-9_.]."""
+    return f"{base}_{environment_name}"

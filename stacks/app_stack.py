@@ -1,5 +1,8 @@
-"""Per-environment application: Cloud Run services, the gateway, and the
-Secret Manager secrets that publish the services' URLs.
+"""Per-environment application, applied by CI on every deploy: Cloud Run
+services, the gateway, their invoker bindings, and the current value of the
+secrets that publish the services' URLs. Whatever needs admin rights (the
+services' identities and their grants, the URL secrets themselves, the
+traditions bucket) is the bootstrap stack's, named here, never referenced.
 
 State lives in the environment's state bucket, named from configuration: a
 reference to the local-backend bootstrap stack would become a remote-state
@@ -25,18 +28,20 @@ from cdktf_cdktf_provider_google.data_google_artifact_registry_repositories impo
     DataGoogleArtifactRegistryRepositories,
 )
 from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject
+from cdktf_cdktf_provider_google.data_google_service_accounts import DataGoogleServiceAccounts
 from constructs import Construct
 
 from constructs_lib.ci_deployer import service_account_email
 from constructs_lib.cloud_run_service import CloudRunService, ContainerSpec, HttpProbe
 from constructs_lib.docker_registry import registry_url_prefix
-from constructs_lib.hardened_bucket import HardenedBucket
-from constructs_lib.published_secret import PublishedSecret
+from constructs_lib.published_secret import PublishedSecretValue
 from platform_config import Platform, Service, app_state_prefix, image_tag_variable_name, runtime_account_id
 
-from .environment import bucket_retention, environment_labels, google_provider
-
-TRADITIONS_ROLES = {"objectViewer": "roles/storage.objectViewer", "objectAdmin": "roles/storage.objectAdmin"}
+from .environment import environment_labels, google_provider
+from .layout_move import forget_moved_resources
+# Conditions below are `${...}`: in Terraform JSON a string is a template, so
+# a bare expression would be a literal string, which tofu refuses ("must
+# refer to at least one object").
 # Docker's tag grammar.
 IMAGE_TAG_PATTERN = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 
@@ -59,7 +64,6 @@ class AppStack(TerraformStack):
         environment = platform.environments[env_name]
         project, region = environment.project_id, environment.region
         labels = environment_labels(platform, env_name)
-        deployer_member = f"serviceAccount:{service_account_email(environment.deployer_account_id, project)}"
 
         GcsBackend(self, bucket=environment.state_bucket, prefix=app_state_prefix(env_name))
         google_provider(self, environment)
@@ -67,18 +71,9 @@ class AppStack(TerraformStack):
         project_number = DataGoogleProject(self, "project", project_id=project).number
         registry_check = self._registry_check(env_name, project, region, environment.registry_repository)
         image_tags = self._image_tags(platform, registry_check, project, region, environment.registry_repository)
+        identities_check = self._runtime_identities_check(platform, env_name, project)
 
         traditions_name = platform.traditions_bucket.format(project=project, env=env_name)
-        traditions = HardenedBucket(
-            self,
-            "traditions",
-            project=project,
-            name=traditions_name,
-            location=region,
-            retention=bucket_retention(platform),
-            labels={**labels, "purpose": "traditions"},
-        )
-
         placeholders = {"env": env_name, "project": project, "region": region, "traditions": traditions_name, **environment.vars}
         image_prefix = registry_url_prefix(region, project, environment.registry_repository)
         services: dict[str, CloudRunService] = {}
@@ -88,60 +83,72 @@ class AppStack(TerraformStack):
                 for called in service.calls
             }
             spec = _container_spec(platform, service, placeholders, url_env, f"{image_prefix}/{service.image}:{image_tags[service.image]}")
-            services[service.name] = cloud_run = CloudRunService(
+            services[service.name] = CloudRunService(
                 self,
                 service.name,
                 project=project,
                 region=region,
                 name=service.name,
-                account_id=runtime_account_id(service.name, env_name),
+                service_account_email=service_account_email(runtime_account_id(service.name, env_name), project),
                 container=spec,
                 labels={**labels, "service": service.name},
-                deletion_protection=environment.deletion_protection,
-                deployer_member=deployer_member,
+                deletion_protection=environment.deletion_protection and service.name not in environment.first_apply_services,
+                invoker_iam_disabled=service.invoker_iam_disabled,
+                exists=service.name in environment.adopt_services,
+                # A plan before the bootstrap fails on the check, not on a revision.
+                depends_on=[identities_check],
             )
-            if service.traditions_access:
-                traditions.grant(
-                    f"{service.name}-traditions-access",
-                    role=TRADITIONS_ROLES[service.traditions_access],
-                    member=cloud_run.member,
-                )
 
         for service in platform.services:
             if service.public:
-                services[service.name].grant_invoker("public-invoker", member="allUsers")
+                if not service.invoker_iam_disabled:
+                    services[service.name].grant_invoker("public-invoker", member="allUsers")
                 continue
             for caller in platform.services:
                 if service.name in caller.calls:
                     services[service.name].grant_invoker(f"invoker-{caller.name}", member=services[caller.name].member)
 
-        adopted = set(environment.adopt_secrets)
+        # The secrets themselves, and the deployer's right to add versions to
+        # them, are the bootstrap's.
         url_services = [s for s in platform.services if s.url_name]
         for service in url_services:
-            PublishedSecret(
-                self,
-                f"url-secret-{service.url_name}",
-                project=project,
-                secret_id=service.url_name,
-                value=services[service.name].uri,
-                labels=labels,
-                readers=[deployer_member],
-                exists=service.url_name in adopted,
+            PublishedSecretValue(
+                self, f"url-secret-{service.url_name}", project=project, secret_id=service.url_name, value=services[service.name].uri
             )
-        all_urls_id = platform.service_urls_secret.format(project=project, env=env_name)
-        PublishedSecret(
+        PublishedSecretValue(
             self,
             "url-secret-all",
             project=project,
-            secret_id=all_urls_id,
+            secret_id=platform.service_urls_secret.format(project=project, env=env_name),
             value=Fn.jsonencode({json_url_key(s.url_name): services[s.name].uri for s in url_services}),
-            labels=labels,
-            # The deploy workflow reads it to build the gateway.
-            readers=[deployer_member],
-            exists=all_urls_id in adopted,
         )
 
+        if environment.move_to_bootstrap:
+            forget_moved_resources(self, platform, env_name)
+
         TerraformOutput(self, "service_urls", value={name: svc.uri for name, svc in services.items()})
+
+    def _runtime_identities_check(self, platform: Platform, env_name: str, project: str):
+        """Fails `tofu plan` early, naming what is missing, when the
+        bootstrap (which creates the runtime accounts) was not applied yet."""
+        expected = [runtime_account_id(s.name, env_name) for s in platform.services]
+        return DataGoogleServiceAccounts(
+            self,
+            "runtime-identities-check",
+            project=project,
+            lifecycle=TerraformResourceLifecycle(
+                postcondition=[
+                    Postcondition(
+                        condition=f"${{length(setsubtract({_hcl_list(expected)}, [for a in self.accounts : a.account_id])) == 0}}",
+                        error_message=(
+                            f"runtime identity missing for ${{join(\", \", setsubtract({_hcl_list(expected)}, "
+                            f"[for a in self.accounts : a.account_id]))}}: apply bootstrap-{env_name} first "
+                            "(README, Adding a service)."
+                        ),
+                    )
+                ]
+            ),
+        )
 
     def _registry_check(self, env_name: str, project: str, region: str, repository: str):
         """Fails `tofu plan` early, with the fix, when the registry is missing."""
@@ -153,7 +160,7 @@ class AppStack(TerraformStack):
             lifecycle=TerraformResourceLifecycle(
                 postcondition=[
                     Postcondition(
-                        condition=f'contains([for r in self.repositories : r.repository_id], "{repository}")',
+                        condition=f'${{contains([for r in self.repositories : r.repository_id], "{repository}")}}',
                         error_message=(
                             f"Artifact Registry repository {repository} does not exist in {project} ({region}): "
                             f"apply bootstrap-{env_name} first (README, Deploy from scratch)."
@@ -177,7 +184,7 @@ class AppStack(TerraformStack):
                 description=f"Tag of the {image} image to deploy, e.g. v1.0.0-22403cf (set by CI: -var {name}=...)",
                 validation=[
                     TerraformVariableValidationConfig(
-                        condition=f'can(regex("{IMAGE_TAG_PATTERN}", var.{name}))',
+                        condition=f'${{can(regex("{IMAGE_TAG_PATTERN}", var.{name}))}}',
                         error_message=f"{name} must be a Docker image tag such as v1.0.0-22403cf; pass -var {name}=<tag>.",
                     )
                 ],
@@ -212,6 +219,7 @@ def _container_spec(
         memory=service.memory or defaults.memory,
         min_instances=_first(service.min_instances, defaults.min_instances),
         max_instances=_first(service.max_instances, defaults.max_instances),
+        cpu_idle=_first(service.cpu_idle, defaults.cpu_idle),
         concurrency=service.concurrency or defaults.concurrency,
         request_timeout_seconds=service.request_timeout_seconds or defaults.request_timeout_seconds,
         env={**{k: v.format(**placeholders) for k, v in env.items()}, **url_env},
@@ -219,6 +227,11 @@ def _container_spec(
         startup_probe=HttpProbe(**service.startup_probe.model_dump()) if service.startup_probe else None,
         liveness_probe=HttpProbe(**service.liveness_probe.model_dump()) if service.liveness_probe else None,
     )
+
+
+def _hcl_list(values: list[str]) -> str:
+    """An HCL list of string literals, for expressions."""
+    return "[" + ", ".join(f'"{v}"' for v in values) + "]"
 
 
 def _first(value, default):

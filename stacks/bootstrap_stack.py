@@ -10,13 +10,15 @@ from cdktf import GcsBackend, LocalBackend, TerraformOutput, TerraformStack
 from constructs import Construct
 
 from constructs_lib.ci_deployer import CiDeployer
-from constructs_lib.ci_identities import ci_builder, ci_planner
+from constructs_lib.ci_identities import CiIdentity, ci_builder, ci_planner
 from constructs_lib.docker_registry import DockerRegistry
 from constructs_lib.github_workload_identity import GitHubWorkloadIdentity
 from constructs_lib.hardened_bucket import HardenedBucket
 from constructs_lib.ordering import after
 from constructs_lib.project_services import ProjectServices
-from platform_config import Adoptable, Platform, url_secret_ids
+from constructs_lib.published_secret import WRITER_ROLES, PublishedSecret
+from constructs_lib.runtime_identity import RuntimeIdentity
+from platform_config import Adoptable, Platform, custom_role_id, runtime_account_id, url_secret_ids
 from platform_config.workload_identity import attribute_condition, attribute_mapping
 
 from .environment import bucket_retention, environment_labels, google_provider
@@ -25,6 +27,7 @@ from .environment import bucket_retention, environment_labels, google_provider
 # JSON holds no path of the machine it was synthesized on.
 LOCAL_STATE_FILE = "terraform.tfstate"
 BOOTSTRAP_STATE_PREFIX = "bootstrap"
+TRADITIONS_ROLES = {"objectViewer": "roles/storage.objectViewer", "objectAdmin": "roles/storage.objectAdmin"}
 
 
 class BootstrapStack(TerraformStack):
@@ -70,18 +73,20 @@ class BootstrapStack(TerraformStack):
             account_id=environment.deployer_account_id,
             project_roles=platform.deployer_project_roles,
             custom_role_permissions=platform.deployer_permissions,
+            role_id=custom_role_id("cdktfDeployer", env_name),
             exists=Adoptable.deployer in adopt,
         )
         state_bucket.grant("deployer-state-access", role="roles/storage.objectAdmin", member=deployer.member)
         registry.grant("deployer-image-push", role="roles/artifactregistry.writer", member=deployer.member)
 
         # CI identities besides the deployer, and who may act as which.
-        planner = ci_planner(self, "planner", project=project, account_id=environment.planner_account_id)
+        planner = ci_planner(
+            self, "planner", project=project, account_id=environment.planner_account_id, role_id=custom_role_id("cdktfPlanner", env_name)
+        )
         state_bucket.grant("planner-state-read", role="roles/storage.objectViewer", member=planner.member)
-        # The provider reads the URL secrets' versions back on every refresh.
-        url_names = [s.url_name for s in platform.services if s.url_name]
-        planner.read_secrets(url_secret_ids(url_names, platform.service_urls_secret, project=project, environment_name=env_name))
-        builder = ci_builder(self, "builder", project=project, account_id=environment.builder_account_id)
+        builder = ci_builder(
+            self, "builder", project=project, account_id=environment.builder_account_id, role_id=custom_role_id("cdktfBuilder", env_name)
+        )
         registry.grant("builder-image-push", role="roles/artifactregistry.writer", member=builder.member)
         wi = environment.workload_identity
         github = GitHubWorkloadIdentity(
@@ -101,7 +106,8 @@ class BootstrapStack(TerraformStack):
         # may plan too; plan tokens (pull requests, drift) may never push.
         github.allow_impersonation("planner-impersonation", service_account_name=planner.account.name, accesses=["plan", "build"])
         github.allow_impersonation("builder-impersonation", service_account_name=builder.account.name, accesses=["build"])
-        after(apis.services, registry, state_bucket, deployer, planner, builder, github)
+        admin_owned = self._admin_owned_app_resources(platform, env_name, deployer, planner, labels)
+        after(apis.services, registry, state_bucket, deployer, planner, builder, github, *admin_owned)
 
         # The identities CI uses (the workflows derive the same from the configuration).
         TerraformOutput(self, "deployer_email", value=deployer.account.email)
@@ -110,3 +116,59 @@ class BootstrapStack(TerraformStack):
         TerraformOutput(self, "workload_identity_provider", value=github.provider.name)
         TerraformOutput(self, "registry_url_prefix", value=registry.url_prefix)
         TerraformOutput(self, "state_bucket", value=state_bucket.bucket.name)
+
+    # --- what the app stack uses but CI must not be able to create (issue 11) ---
+    def _admin_owned_app_resources(
+        self, platform: Platform, env_name: str, deployer: CiDeployer, planner: CiIdentity, labels: dict[str, str]
+    ) -> list[Construct]:
+        """Runtime identities with their secret access and the deployer's
+        actAs on each, the URL secrets with the deployer's per-secret rights
+        (and the planner's read), the traditions bucket and its grants. The
+        app stack names them."""
+        environment = platform.environments[env_name]
+        project = environment.project_id
+        moving = environment.move_to_bootstrap
+        identities = {
+            service.name: RuntimeIdentity(
+                self,
+                # The app stack's construct paths of layout 1, so a moved
+                # resource keeps its address (README, Moving resources between stacks).
+                service.name,
+                project=project,
+                account_id=runtime_account_id(service.name, env_name),
+                service_name=service.name,
+                secrets=list(service.secrets.values()),
+                deployer_member=deployer.member,
+                exists=moving or service.name in environment.adopt_runtime_accounts,
+            )
+            for service in platform.services
+        }
+        traditions = HardenedBucket(
+            self,
+            "traditions",
+            project=project,
+            name=platform.traditions_bucket.format(project=project, env=env_name),
+            location=environment.region,
+            retention=bucket_retention(platform),
+            labels={**labels, "purpose": "traditions"},
+            exists=moving,
+        )
+        for service in platform.services:
+            if service.traditions_access:
+                traditions.grant(
+                    f"{service.name}-traditions-access", role=TRADITIONS_ROLES[service.traditions_access], member=identities[service.name].member
+                )
+        adopted = set(environment.adopt_secrets)
+        url_names = [s.url_name for s in platform.services if s.url_name]
+        # Construct ids of layout 1 (url-secret-<URL_NAME>, url-secret-all), so moved secrets keep their addresses.
+        construct_ids = [*(f"url-secret-{name}" for name in url_names), "url-secret-all"]
+        secrets = []
+        for construct_id, secret_id in zip(construct_ids, url_secret_ids(url_names, platform.service_urls_secret, project=project, environment_name=env_name)):
+            secret = PublishedSecret(
+                self, construct_id, project=project, secret_id=secret_id, labels=labels, exists=moving or secret_id in adopted
+            )
+            # CI writes each URL; the provider reads versions back on every refresh, plans included.
+            secret.grant("deployer", roles=WRITER_ROLES, member=deployer.member)
+            secret.grant("planner", roles=("roles/secretmanager.secretAccessor",), member=planner.member)
+            secrets.append(secret)
+        return [*identities.values(), traditions, *secrets]

@@ -123,6 +123,26 @@ def variant(synthesize_variant) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="session")
+def choices(synthesize_variant) -> dict[str, dict]:
+    """One synthesis with every per-service and adoption choice switched on
+    somewhere: production adopts agent-service (and journal-service's
+    account), users-service has not been applied yet, the gateway is public
+    without an allUsers binding, meals-service keeps its CPU, and staging
+    moves its layout-1 resources to the bootstrap."""
+
+    def change(config):
+        production = config["environments"]["production"]
+        production["adopt_services"] = ["agent-service"]
+        production["adopt_runtime_accounts"] = ["journal-service"]
+        production["first_apply_services"] = ["users-service"]
+        next(s for s in config["services"] if s["name"] == "gateway")["invoker_iam_disabled"] = True
+        next(s for s in config["services"] if s["name"] == "meals-service")["cpu_idle"] = False
+        config["environments"]["staging"]["move_to_bootstrap"] = True
+
+    return synthesize_variant(change)
+
+
+@pytest.fixture(scope="session")
 def gcs_emulator():
     from . import gcs_emulator as emulator_module
 

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import re
+import os
+import shutil
+import subprocess
 
 import pytest
 
+from platform_config import ConfigError, parse_platform
 from platform_config.model import CREDENTIAL_NAME
+from stacks.layout_move import cdktf_logical_id
 
+from .conftest import ROOT
 from .tfjson import data_sources, find_cycle, only, resources
 
 
 @pytest.fixture
 def stack(stacks, env_name) -> dict:
     return stacks[f"app-{env_name}"]
-
-
-@pytest.fixture
-def deployer(environment) -> str:
-    """The bootstrap's deployer, named (not referenced) across the stack boundary."""
-    return f"serviceAccount:{environment.deployer_account_id}@{environment.project_id}.iam.gserviceaccount.com"
 
 
 def cloud_run(stack: dict) -> dict[str, dict]:
@@ -32,17 +32,16 @@ def env_of(service: dict) -> dict[str, dict]:
     return {entry["name"]: entry for entry in service["template"]["containers"][0]["env"]}
 
 
-def account_address(service: dict) -> str:
-    match = re.fullmatch(r"\$\{(google_service_account\.[^.]+)\.email\}", service["template"]["service_account"])
-    assert match, f"{service['name']} does not run as a managed service account"
-    return match.group(1)
+def runtime_member(name: str, env_name: str, project: str) -> str:
+    """A service's runtime account, named across the stack boundary (the bootstrap creates it)."""
+    return f"serviceAccount:{name}-{env_name}@{project}.iam.gserviceaccount.com"
 
 
 def test_backend_is_the_bootstrap_bucket_of_the_same_environment(stacks, env_name, environment):
     backend = stacks[f"app-{env_name}"]["terraform"]["backend"]
-    bootstrap_bucket = only(stacks[f"bootstrap-{env_name}"], "google_storage_bucket")["name"]
-    assert backend == {"gcs": {"bucket": bootstrap_bucket, "prefix": f"app/{env_name}"}}
-    assert bootstrap_bucket == environment.state_bucket
+    buckets = {b["name"] for b in resources(stacks[f"bootstrap-{env_name}"], "google_storage_bucket").values()}
+    assert backend == {"gcs": {"bucket": environment.state_bucket, "prefix": f"app/{env_name}"}}
+    assert environment.state_bucket in buckets
 
 
 def test_no_reference_to_the_bootstrap_stack(stack):
@@ -53,13 +52,15 @@ def test_every_configured_service_is_deployed(stack, platform):
     assert set(cloud_run(stack)) == {s.name for s in platform.services}
 
 
-def test_every_service_runs_as_its_own_identity(stack, env_name):
-    services = cloud_run(stack)
-    accounts = resources(stack, "google_service_account")
-    used = {name: account_address(body) for name, body in services.items()}
-    assert len(set(used.values())) == len(services), "two services share a runtime identity"
-    for name, address in used.items():
-        assert accounts[address.split(".")[1]]["account_id"] == f"{name}-{env_name}"
+def test_every_service_runs_as_its_own_identity(stacks, stack, env_name, environment):
+    """Named, not created here: the admin-applied bootstrap creates each account."""
+    bootstrap_accounts = {a["account_id"] for a in resources(stacks[f"bootstrap-{env_name}"], "google_service_account").values()}
+    used = {name: body["template"]["service_account"] for name, body in cloud_run(stack).items()}
+    assert len(set(used.values())) == len(used), "two services share a runtime identity"
+    for name, email in used.items():
+        assert f"serviceAccount:{email}" == runtime_member(name, env_name, environment.project_id)
+        assert email.split("@")[0] in bootstrap_accounts
+    assert "google_service_account" not in stack["resource"]
 
 
 def test_no_secret_as_a_plain_env_value(stack, platform):
@@ -80,25 +81,16 @@ def test_no_secret_payload_is_read_into_state(stacks):
         assert "google_secret_manager_secret_version_access" not in stack.get("data", {})
 
 
-def test_services_read_exactly_the_secrets_they_use(stack, platform):
-    services = cloud_run(stack)
-    grants = resources(stack, "google_secret_manager_secret_iam_member").values()
-    assert all(g["role"] == "roles/secretmanager.secretAccessor" for g in grants)
+def test_a_plan_before_the_bootstrap_names_the_missing_identities(stack, platform, env_name):
+    """Every service waits for the check that its runtime account exists."""
+    [check_name] = data_sources(stack, "google_service_accounts")
+    [postcondition] = data_sources(stack, "google_service_accounts")[check_name]["lifecycle"]["postcondition"]
     for service in platform.services:
-        member = f"serviceAccount:${{{account_address(services[service.name])}.email}}"
-        granted = {g["secret_id"] for g in grants if g["member"] == member}
-        assert granted == set(service.secrets.values()), service.name
-    assert not any("secretmanager" in g["role"] for g in resources(stack, "google_project_iam_member").values())
-
-
-def test_services_wait_for_their_secret_access_and_the_deployers_act_as(stack):
+        assert f'"{service.name}-{env_name}"' in postcondition["condition"]
+    assert postcondition["error_message"].startswith("runtime identity missing for ${join(")
+    assert f"apply bootstrap-{env_name} first" in postcondition["error_message"]
     for name, service in cloud_run(stack).items():
-        depends_on = service.get("depends_on", [])
-        secret_grants = {d for d in depends_on if d.startswith("google_secret_manager_secret_iam_member.")}
-        secrets = {e["value_source"]["secret_key_ref"]["secret"] for e in env_of(service).values() if "value_source" in e}
-        assert len(secret_grants) == len(secrets), name
-        [acts_as] = [d for d in depends_on if d.startswith("google_service_account_iam_member.")]
-        assert resources(stack, "google_service_account_iam_member")[acts_as.split(".")[1]]["role"] == "roles/iam.serviceAccountUser"
+        assert f"data.google_service_accounts.{check_name}" in service["depends_on"], name
 
 
 def test_images_come_from_the_registry_with_a_tag_input(stack, platform, environment):
@@ -133,7 +125,8 @@ def test_service_settings_follow_configuration(stack, platform, environment):
         assert container["ports"]["container_port"] == service.port
         assert container["resources"]["limits"] == {"cpu": service.cpu or defaults.cpu, "memory": service.memory or defaults.memory}
         assert template["scaling"]["min_instance_count"] == defaults.min_instances
-        assert template["scaling"].get("max_instance_count") == service.max_instances
+        assert template["scaling"]["max_instance_count"] == (service.max_instances or defaults.max_instances)
+        assert container["resources"]["cpu_idle"] is (defaults.cpu_idle if service.cpu_idle is None else service.cpu_idle)
         assert template["max_instance_request_concurrency"] == defaults.concurrency
         assert template["timeout"] == f"{service.request_timeout_seconds or defaults.request_timeout_seconds}s"
         assert body["deletion_protection"] is environment.deletion_protection
@@ -198,59 +191,27 @@ def test_cycle_detection_finds_a_cycle():
     assert find_cycle(stack) == ["google_a.x", "google_b.y", "google_a.x"]
 
 
-def test_url_secret_for_every_service(stack, platform, env_name):
-    secrets = {body["secret_id"]: name for name, body in resources(stack, "google_secret_manager_secret").items()}
-    url_names = [s.url_name for s in platform.services if s.url_name]
-    assert set(secrets) == set(url_names) | {f"service-urls-{env_name}"}
+def test_url_secret_versions_for_every_service(stack, platform, env_name, environment):
+    """The versions only: the secrets are the bootstrap's, named by their resource name."""
     versions = {body["secret"]: body["secret_data"] for body in resources(stack, "google_secret_manager_secret_version").values()}
-    services = {body["name"]: name for name, body in resources(stack, "google_cloud_run_v2_service").items()}
+    url_names = [s.url_name for s in platform.services if s.url_name]
+    name = f"projects/{environment.project_id}/secrets/{{}}".format
+    assert set(versions) == {name(u) for u in url_names} | {name(f"service-urls-{env_name}")}
+    services = {body["name"]: address for address, body in resources(stack, "google_cloud_run_v2_service").items()}
     for service in platform.services:
         if service.url_name:
-            data = versions[f"${{google_secret_manager_secret.{secrets[service.url_name]}.id}}"]
-            assert data == f"${{google_cloud_run_v2_service.{services[service.name]}.uri}}"
-    all_urls = versions[f"${{google_secret_manager_secret.{secrets[f'service-urls-{env_name}']}.id}}"]
-    for service in platform.services:
-        if service.url_name:
-            assert f'"{service.url_name.lower()}" = google_cloud_run_v2_service.{services[service.name]}.uri' in all_urls
-
-
-def test_existing_url_secrets_are_adopted_and_new_ones_created(stack, environment):
-    imported = {entry["id"].rsplit("/", 1)[1] for entry in stack["import"] if entry["to"].startswith("google_secret_manager_secret.")}
-    assert imported == set(environment.adopt_secrets)
-    assert {"MOVEMENTS_SERVICE_URL", "PRACTICES_SERVICE_URL", "USERS_SERVICE_URL"}.isdisjoint(imported)
-    for entry in stack["import"]:
-        assert entry["id"].startswith(f"projects/{environment.project_id}/secrets/")
+            assert versions[name(service.url_name)] == f"${{google_cloud_run_v2_service.{services[service.name]}.uri}}"
+            assert f'"{service.url_name.lower()}" = google_cloud_run_v2_service.{services[service.name]}.uri' in versions[name(f"service-urls-{env_name}")]
+    assert "google_secret_manager_secret" not in stack["resource"]
 
 
 def test_public_services_are_invokable_by_all_users(stack, platform):
     invokers = resources(stack, "google_cloud_run_v2_service_iam_member").values()
-    public = {s.name for s in platform.services if s.public}
+    public = {s.name for s in platform.services if s.public and not s.invoker_iam_disabled}
     assert {i["name"] for i in invokers if i["member"] == "allUsers"} == {
         f"${{google_cloud_run_v2_service.{n}.name}}" for n, b in resources(stack, "google_cloud_run_v2_service").items() if b["name"] in public
     }
     assert all(i["role"] == "roles/run.invoker" for i in invokers)
-
-
-def test_traditions_bucket(stack, environment, env_name):
-    bucket = only(stack, "google_storage_bucket")
-    assert bucket["name"] == f"traditions-{environment.project_id}-{env_name}"
-    assert bucket["uniform_bucket_level_access"] is True
-    assert bucket["force_destroy"] is False
-    assert bucket["public_access_prevention"] == "enforced"
-    grants = {g["role"]: g["member"] for g in resources(stack, "google_storage_bucket_iam_member").values()}
-    services = cloud_run(stack)
-    assert grants == {
-        "roles/storage.objectAdmin": f"serviceAccount:${{{account_address(services['agent-service'])}.email}}",
-        "roles/storage.objectViewer": f"serviceAccount:${{{account_address(services['journal-service'])}.email}}",
-    }
-
-
-def test_deployer_acts_only_as_the_runtime_accounts(stack, deployer):
-    bindings = resources(stack, "google_service_account_iam_member").values()
-    assert {b["member"] for b in bindings} == {deployer}
-    assert {b["role"] for b in bindings} == {"roles/iam.serviceAccountUser"}
-    assert len(bindings) == len(resources(stack, "google_service_account"))
-    assert "google_project_iam_member" not in stack.get("resource", {})
 
 
 def test_added_service_gets_everything_without_python_changes(variant):
@@ -258,33 +219,162 @@ def test_added_service_gets_everything_without_python_changes(variant):
     coach = cloud_run(stack)["coach-service"]
     assert coach["template"]["containers"][0]["image"].endswith("/coach_service:${var.image_tag_coach_service}")
     assert "image_tag_coach_service" in stack["variable"]
-    assert resources(stack, "google_service_account")[account_address(coach).split(".")[1]]["account_id"] == "coach-service-production"
+    assert coach["template"]["service_account"] == "coach-service-production@mindmirror-prod.iam.gserviceaccount.com"
+    assert "coach-service-production" in {a["account_id"] for a in resources(variant["bootstrap-production"], "google_service_account").values()}
     env = env_of(coach)
     assert env["DATABASE_URL"]["value_source"]["secret_key_ref"]["secret"] == "DATABASE_URL"
     assert env["MEALS_SERVICE_URL"]["value"].startswith("https://meals-service-")
     assert "COACH_SERVICE_URL" in env_of(cloud_run(stack)["gateway"])
-    assert "COACH_SERVICE_URL" in {b["secret_id"] for b in resources(stack, "google_secret_manager_secret").values()}
+    assert "COACH_SERVICE_URL" in {b["secret_id"] for b in resources(variant["bootstrap-production"], "google_secret_manager_secret").values()}
+    assert "projects/mindmirror-prod/secrets/COACH_SERVICE_URL" in {b["secret"] for b in resources(stack, "google_secret_manager_secret_version").values()}
     assert find_cycle(stack) is None
 
 
-def test_private_service_is_invokable_only_by_its_callers(variant, platform):
+def test_private_service_is_invokable_only_by_its_callers(variant):
     stack = variant["app-production"]
     services = resources(stack, "google_cloud_run_v2_service")
     meals = next(n for n, b in services.items() if b["name"] == "meals-service")
     invokers = [i for i in resources(stack, "google_cloud_run_v2_service_iam_member").values() if i["name"] == f"${{google_cloud_run_v2_service.{meals}.name}}"]
     callers = {"users-service", "coach-service", "gateway"}
-    assert {i["member"] for i in invokers} == {
-        f"serviceAccount:${{{account_address(cloud_run(stack)[c])}.email}}" for c in callers
-    }
+    assert {i["member"] for i in invokers} == {runtime_member(c, "production", "mindmirror-prod") for c in callers}
     assert "allUsers" not in json.dumps(invokers)
 
 
-def test_deployer_reads_only_the_url_secrets(stack, deployer):
-    """The provider reads a secret version back after writing it and on every
-    refresh; the deployer may do so on the secrets this stack writes, only."""
-    grants = [g for g in resources(stack, "google_secret_manager_secret_iam_member").values() if g["member"] == deployer]
-    url_secrets = {f"${{google_secret_manager_secret.{name}.secret_id}}" for name in resources(stack, "google_secret_manager_secret")}
-    assert {g["secret_id"] for g in grants} == url_secrets
-    assert {g["role"] for g in grants} == {"roles/secretmanager.secretAccessor"}
-    for version in resources(stack, "google_secret_manager_secret_version").values():
-        assert any(d.startswith("google_secret_manager_secret_iam_member.") for d in version["depends_on"])
+# --- what a real plan would show (issue 13), over every service and environment ---
+
+
+def test_max_instances_always_set_and_not_below_min(stacks, choices):
+    """Provider 6.x: unset, every plan shows `100 -> null` (max_instance_count is not Computed)."""
+    for tree in (stacks, choices):
+        for name, stack in tree.items():
+            for service, body in cloud_run(stack).items() if name.startswith("app-") else ():
+                scaling = body["template"]["scaling"]
+                assert isinstance(scaling.get("max_instance_count"), int), f"{name}: {service}"
+                assert scaling["min_instance_count"] <= scaling["max_instance_count"], f"{name}: {service}"
+
+
+def test_cpu_idle_is_explicit_and_follows_configuration(stacks, choices, platform):
+    """With limits set and cpu_idle unset, Cloud Run allocates CPU always."""
+    for env_name in platform.environments:
+        for service, body in cloud_run(stacks[f"app-{env_name}"]).items():
+            assert body["template"]["containers"][0]["resources"]["cpu_idle"] is platform.service_defaults.cpu_idle, service
+        for service, body in cloud_run(choices[f"app-{env_name}"]).items():
+            assert body["template"]["containers"][0]["resources"]["cpu_idle"] is (service != "meals-service"), service
+
+
+def test_deletion_protection_waits_for_the_first_apply(choices, platform):
+    """A failed first creation leaves a tainted service that must be replaceable."""
+    services = cloud_run(choices["app-production"])
+    for name, body in services.items():
+        assert body["deletion_protection"] is (name != "users-service"), name
+    assert not any(body["deletion_protection"] for body in cloud_run(choices["app-staging"]).values())
+
+
+def test_existing_services_are_adopted_by_import(stacks, choices, platform):
+    for tree in (stacks, choices):
+        for env_name, environment in platform.environments.items():
+            stack = tree[f"app-{env_name}"]
+            imports = {e["id"]: e["to"] for e in stack.get("import", [])}
+            adopted = set(environment.adopt_services) if tree is stacks else ({"agent-service"} if env_name == "production" else set())
+            region, project = environment.region, environment.project_id
+            assert set(imports) == {f"projects/{project}/locations/{region}/services/{name}" for name in adopted}
+            for target in imports.values():
+                kind, address = target.split(".")
+                assert kind == "google_cloud_run_v2_service" and address in resources(stack, kind)
+
+
+def test_public_without_all_users_when_the_invoker_check_is_off(stacks, choices, platform):
+    """Domain-restricted sharing refuses allUsers: the service is public by its invoker check instead."""
+    for env_name in platform.environments:
+        for tree, disabled in ((stacks, {s.name for s in platform.services if s.invoker_iam_disabled}), (choices, {"gateway"})):
+            stack = tree[f"app-{env_name}"]
+            by_address = resources(stack, "google_cloud_run_v2_service")
+            public_bindings = {
+                by_address[i["name"].split(".")[1]]["name"]
+                for i in resources(stack, "google_cloud_run_v2_service_iam_member").values()
+                if i["member"] == "allUsers"
+            }
+            for name, body in cloud_run(stack).items():
+                assert body["invoker_iam_disabled"] is (name in disabled), name
+                assert (name in public_bindings) is (name not in disabled and platform.service(name).public), name
+
+
+def test_layout_1_addresses_are_computed_as_cdktf_does(stacks):
+    for stack in stacks.values():
+        for resource_type, items in stack["resource"].items():
+            for name, body in items.items():
+                assert cdktf_logical_id(body["//"]["metadata"]["path"].split("/")[1:]) == name, f"{resource_type}.{name}"
+
+
+def test_a_moved_layout_is_forgotten_here_not_destroyed(choices, stacks):
+    """move_to_bootstrap: every layout-1 address the app stack no longer holds
+    gets a `removed` block with destroy = false; nothing else does."""
+    layout_1 = json.loads((ROOT / "tests" / "fixtures" / "app_stack_layout_v1.json").read_text())["app-staging"]
+    current = {f"{t}.{n}" for t, items in stacks["app-staging"]["resource"].items() for n in items}
+    removed = {block["from"]: block for block in choices["app-staging"]["removed"]}
+    assert set(removed) == set(layout_1) - current
+    assert all(block["lifecycle"] == {"destroy": False} for block in removed.values())
+    # The bootstrap holds them at the same address (the deployer's URL-secret
+    # grants excepted: keyed by member now, re-created without effect).
+    bootstrap = {f"{t}.{n}" for t, items in choices["bootstrap-staging"]["resource"].items() for n in items}
+    assert {a for a in removed if "_reader-0_" not in a} <= bootstrap
+    assert "removed" not in choices["app-production"] and "removed" not in stacks["app-staging"]
+
+
+def test_every_condition_is_an_expression(stacks):
+    """In Terraform JSON a bare `contains(...)` is a literal string: tofu refuses it."""
+    conditions = [
+        c["condition"]
+        for stack in stacks.values()
+        for body in [*stack.get("variable", {}).values(), *(b for items in stack.get("data", {}).values() for b in items.values())]
+        for c in [*body.get("validation", []), *body.get("lifecycle", {}).get("postcondition", [])]
+    ]
+    assert conditions
+    assert all(c.startswith("${") and c.endswith("}") for c in conditions), conditions
+
+
+def test_image_tag_validation_runs_in_a_real_engine(stack, tmp_path):
+    """The tag inputs of the stack, alone with a built-in resource, planned by
+    `tofu` (else `terraform`): a good tag plans, a bad one fails with our message."""
+    engine = shutil.which("tofu") or shutil.which("terraform")
+    if not engine:
+        pytest.skip("neither tofu nor terraform is installed")
+    (tmp_path / "main.tf.json").write_text(
+        json.dumps({"variable": stack["variable"], "resource": {"terraform_data": {"tags": {"input": [f"${{var.{v}}}" for v in stack["variable"]]}}}})
+    )
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_CLI_CONFIG_FILE": os.devnull}
+    run = functools.partial(subprocess.run, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    assert run([engine, "init", "-input=false", "-no-color"]).returncode == 0
+    good = [f"-var={v}=v1.0.0-22403cf" for v in stack["variable"]]
+    assert run([engine, "plan", "-input=false", "-no-color", *good]).returncode == 0
+    first = next(iter(stack["variable"]))
+    bad = run([engine, "plan", "-input=false", "-no-color", *good, f"-var={first}=not a tag"])
+    assert bad.returncode != 0 and f"{first} must be a Docker image tag" in " ".join(bad.stderr.split())
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda c: c["environments"]["production"].update(adopt_services=["agent"]),
+            "environments.production.adopt_services: 'agent' is not a configured service",
+        ),
+        (
+            lambda c: c["environments"]["staging"].update(adopt_runtime_accounts=["nobody"]),
+            "environments.staging.adopt_runtime_accounts: 'nobody' is not a configured service",
+        ),
+        (
+            lambda c: next(s for s in c["services"] if s["name"] == "meals-service").update(public=False, invoker_iam_disabled=True),
+            "services[meals-service].invoker_iam_disabled: would make a private service public",
+        ),
+        (
+            lambda c: c["service_defaults"].update(max_instances=0),
+            "service_defaults.max_instances: Input should be greater than or equal to 1",
+        ),
+    ],
+)
+def test_configuration_refuses_bad_choices(config_copy, change, message):
+    change(config_copy)
+    with pytest.raises(ConfigError) as caught:
+        parse_platform(config_copy, source="config/platform.yaml")
+    assert any(problem.startswith(f"config/platform.yaml: {message}") for problem in caught.value.problems), caught.value.problems

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from platform_config.workload_identity import attribute_condition, attribute_mapping
+from tools.synth_diff import FORCES_REPLACEMENT
 
 from .tfjson import address_of, only, references, resources, strings
 
@@ -43,9 +46,13 @@ def test_registry_is_docker_with_cleanup(stack, environment, platform):
     assert delete["older_than"] == f"{platform.registry_cleanup.delete_untagged_after_days * 86400}s"
 
 
+def bucket_named(stack: dict, name: str) -> dict:
+    [bucket] = [b for b in resources(stack, "google_storage_bucket").values() if b["name"] == name]
+    return bucket
+
+
 def test_state_bucket_is_hardened(stack, environment, platform, env_name):
-    bucket = only(stack, "google_storage_bucket")
-    assert bucket["name"] == environment.state_bucket
+    bucket = bucket_named(stack, environment.state_bucket)
     assert bucket["versioning"] == {"enabled": True}
     assert bucket["uniform_bucket_level_access"] is True
     assert bucket["public_access_prevention"] == "enforced"
@@ -77,7 +84,7 @@ def custom_role_of(stack, member: str) -> dict:
     return resources(stack, "google_project_iam_custom_role")[name]
 
 
-def test_deployer_has_least_privilege_project_roles(stack, environment, platform):
+def test_deployer_has_least_privilege_project_roles(stack, environment, platform, env_name):
     member = account_member(stack, environment.deployer_account_id)
     roles = {g["role"] for g in grants_to(stack, "google_project_iam_member", member)}
     custom_role = custom_role_of(stack, member)
@@ -90,6 +97,8 @@ def test_deployer_has_least_privilege_project_roles(stack, environment, platform
     forbidden = {"iam.serviceAccounts.actAs", "iam.serviceAccounts.getAccessToken", "secretmanager.versions.access", "storage.buckets.delete"}
     assert not forbidden & set(custom_role["permissions"])
     assert custom_role["permissions"] == platform.deployer_permissions
+    # One per environment: two environments in one project must not collide.
+    assert custom_role["role_id"] == f"cdktfDeployer_{env_name}"
 
 
 def test_state_access_granted_on_the_bucket_not_the_project(stack, environment):
@@ -125,7 +134,8 @@ def test_planner_reads_only(stack, environment, platform, env_name):
     secret_grants = grants_to(stack, "google_secret_manager_secret_iam_member", member)
     url_secrets = [s.url_name for s in platform.services if s.url_name]
     url_secrets.append(platform.service_urls_secret.format(project=environment.project_id, env=env_name))
-    assert sorted(g["secret_id"] for g in secret_grants) == sorted(url_secrets)
+    granted = [g["secret_id"].removeprefix("${").removesuffix(".secret_id}") for g in secret_grants]
+    assert sorted(resources(stack, "google_secret_manager_secret")[a.split(".")[1]]["secret_id"] for a in granted) == sorted(url_secrets)
     assert {g["role"] for g in secret_grants} == {"roles/secretmanager.secretAccessor"}
     assert not set(url_secrets) & set(platform.operator_secrets)
     assert not grants_to(stack, "google_artifact_registry_repository_iam_member", member)
@@ -201,7 +211,7 @@ EXPECTED_IMPORTS = {
 
 
 def test_existing_resources_are_adopted_with_provider_import_ids(stack, env_name):
-    imports = {entry["to"].split(".")[0]: entry["id"] for entry in stack.get("import", [])}
+    imports = {entry["to"].split(".")[0]: entry["id"] for entry in stack.get("import", []) if not entry["to"].startswith("google_secret_manager_secret.")}
     assert imports == EXPECTED_IMPORTS[env_name]
     for entry in stack["import"]:
         resource_type, name = entry["to"].split(".")
@@ -214,8 +224,10 @@ def test_resources_wait_for_the_apis(stack):
         "google_artifact_registry_repository",
         "google_storage_bucket",
         "google_iam_workload_identity_pool",
+        "google_secret_manager_secret",
     ):
-        assert api_addresses <= set(only(stack, resource_type)["depends_on"]), resource_type
+        for body in resources(stack, resource_type).values():
+            assert api_addresses <= set(body["depends_on"]), resource_type
     for name, account in resources(stack, "google_service_account").items():
         assert api_addresses <= set(account["depends_on"]), name
 
@@ -230,8 +242,8 @@ def test_outputs_for_ci(stack, environment):
 
 
 def test_state_bucket_location_follows_configuration(stacks, variant):
-    assert only(stacks["bootstrap-staging"], "google_storage_bucket")["location"] == "US-EAST4"
-    assert only(variant["bootstrap-staging"], "google_storage_bucket")["location"] == "US"
+    assert bucket_named(stacks["bootstrap-staging"], "mindmirror-tofu-state-staging")["location"] == "US-EAST4"
+    assert bucket_named(variant["bootstrap-staging"], "mindmirror-tofu-state-staging")["location"] == "US"
 
 
 def test_bootstrap_state_can_move_into_the_bucket(variant):
@@ -239,3 +251,104 @@ def test_bootstrap_state_can_move_into_the_bucket(variant):
         "gcs": {"bucket": "mindmirror-tofu-state", "prefix": "bootstrap"}
     }
     assert "local" in variant["bootstrap-staging"]["terraform"]["backend"]
+
+
+# --- what the app stack uses but only an admin may create (issue 11) ---
+
+
+def runtime_accounts(stack: dict, env_name: str, platform) -> dict[str, str]:
+    """Service name -> address of its runtime service account."""
+    return {
+        s.name: address_of(stack, "google_service_account", lambda a, s=s: a["account_id"] == f"{s.name}-{env_name}")
+        for s in platform.services
+    }
+
+
+def test_every_service_has_its_own_runtime_identity(stack, env_name, platform):
+    accounts = runtime_accounts(stack, env_name, platform)
+    assert len(set(accounts.values())) == len(platform.services)
+
+
+def test_services_read_exactly_the_secrets_they_use(stack, env_name, platform):
+    grants = resources(stack, "google_secret_manager_secret_iam_member").values()
+    for service, address in runtime_accounts(stack, env_name, platform).items():
+        mine = [g for g in grants if g["member"] == f"serviceAccount:${{{address}.email}}"]
+        assert {g["secret_id"] for g in mine} == set(platform.service(service).secrets.values()), service
+        assert {g["role"] for g in mine} <= {"roles/secretmanager.secretAccessor"}
+    project_roles = {g["role"] for g in resources(stack, "google_project_iam_member").values()}
+    assert not any("secretmanager" in role or role == "roles/iam.serviceAccountUser" for role in project_roles)
+
+
+def test_deployer_acts_only_as_the_runtime_accounts(stack, env_name, environment, platform):
+    acts_as = [b for b in resources(stack, "google_service_account_iam_member").values() if b["role"] == "roles/iam.serviceAccountUser"]
+    assert {b["member"] for b in acts_as} == {account_member(stack, environment.deployer_account_id)}
+    assert sorted(b["service_account_id"] for b in acts_as) == sorted(
+        f"${{{address}.name}}" for address in runtime_accounts(stack, env_name, platform).values()
+    )
+
+
+def test_url_secrets_with_the_deployers_rights_on_each(stack, platform, env_name, environment):
+    secrets = {body["secret_id"]: name for name, body in resources(stack, "google_secret_manager_secret").items()}
+    assert set(secrets) == {s.url_name for s in platform.services if s.url_name} | {f"service-urls-{env_name}"}
+    deployer_grants = [g for g in resources(stack, "google_secret_manager_secret_iam_member").values() if g["member"] == account_member(stack, environment.deployer_account_id)]
+    for secret_id, name in secrets.items():
+        roles = {g["role"] for g in deployer_grants if g["secret_id"] == f"${{google_secret_manager_secret.{name}.secret_id}}"}
+        assert roles == {"roles/secretmanager.secretVersionManager", "roles/secretmanager.secretAccessor"}, secret_id
+    assert len(deployer_grants) == 2 * len(secrets), "the deployer holds rights on a secret that is not a URL secret"
+
+
+def test_repeated_grants_are_keyed_by_member_not_position(stacks, choices):
+    """Reordering a list must not destroy and re-create grants."""
+    for tree in (stacks, choices):
+        for name, stack in tree.items():
+            for resource_type, items in stack.get("resource", {}).items():
+                indexed = [n for n in items if re.search(r"(reader|grant|member)-\d+_", n)]
+                assert not indexed, f"{name}: {resource_type} keyed by position: {indexed}"
+
+
+def test_adopted_secrets_keep_their_replication_and_cannot_be_destroyed(stacks, choices, platform):
+    """Replication forces replacement: an adopted secret made with
+    user-managed replication must never plan destroy-and-create."""
+    for tree in (stacks, choices):
+        for env_name in platform.environments:
+            stack = tree[f"bootstrap-{env_name}"]
+            for entry in stack.get("import", []):
+                resource_type, name = entry["to"].split(".")
+                body = resources(stack, resource_type)[name]
+                replacing = FORCES_REPLACEMENT.get(resource_type, frozenset()) & {"replication", "auto"}
+                assert replacing <= set(body.get("lifecycle", {}).get("ignore_changes", [])), entry["to"]
+                if resource_type == "google_secret_manager_secret":
+                    assert body["lifecycle"]["prevent_destroy"] is True, entry["to"]
+
+
+def test_adopted_url_secrets_are_imported(stack, environment):
+    secrets = {name: body["secret_id"] for name, body in resources(stack, "google_secret_manager_secret").items()}
+    imported = {secrets[e["to"].split(".")[1]]: e["id"] for e in stack["import"] if e["to"].startswith("google_secret_manager_secret.")}
+    assert imported == {s: f"projects/{environment.project_id}/secrets/{s}" for s in environment.adopt_secrets}
+
+
+def test_traditions_bucket_and_its_grants(stack, environment, env_name, platform):
+    bucket = bucket_named(stack, f"traditions-{environment.project_id}-{env_name}")
+    assert bucket["uniform_bucket_level_access"] is True and bucket["force_destroy"] is False
+    assert bucket["public_access_prevention"] == "enforced" and bucket["lifecycle"]["prevent_destroy"] is True
+    address = address_of(stack, "google_storage_bucket", lambda b: b["name"] == bucket["name"])
+    grants = {g["member"]: g["role"] for g in resources(stack, "google_storage_bucket_iam_member").values() if address in references(g)}
+    accounts = runtime_accounts(stack, env_name, platform)
+    assert grants == {
+        f"serviceAccount:${{{accounts[s.name]}.email}}": f"roles/storage.{s.traditions_access}" for s in platform.services if s.traditions_access
+    }
+
+
+def test_existing_runtime_accounts_and_a_moved_layout_are_imported(choices, platform):
+    production = choices["bootstrap-production"]
+    account_imports = {e["id"] for e in production["import"] if e["to"].startswith("google_service_account.")}
+    assert "projects/mindmirror-prod/serviceAccounts/journal-service-production@mindmirror-prod.iam.gserviceaccount.com" in account_imports
+    assert not any("agent-service-production" in i for i in account_imports)
+    # staging moves layout 1: every account, URL secret and the traditions bucket is imported.
+    staging = choices["bootstrap-staging"]
+    imported = {e["id"] for e in staging["import"]}
+    for service in platform.services:
+        assert f"projects/mindmirror-69/serviceAccounts/{service.name}-staging@mindmirror-69.iam.gserviceaccount.com" in imported
+        if service.url_name:
+            assert f"projects/mindmirror-69/secrets/{service.url_name}" in imported
+    assert {"projects/mindmirror-69/secrets/service-urls-staging", "mindmirror-69/traditions-mindmirror-69-staging"} <= imported

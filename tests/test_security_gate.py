@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.security_gate import CONFIG_FILE, NEVER_SKIP, evaluate, skipped_ids
+from tools.security_gate import CONFIG_FILE, NEVER_SKIP, NO_CHECKOV_CHECKS, evaluate, nothing_to_check, skipped_ids
 
 from .conftest import ROOT
 
@@ -40,7 +40,10 @@ def test_every_stack_passes_checkov(synth_dir, stacks):
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 failed, 0 parsing errors" in result.stdout
     for name in stacks:
-        assert checks_on(result.stdout, name) > 0, f"no check ran on {name}"
+        if set(stacks[name]["resource"]) <= NO_CHECKOV_CHECKS:
+            assert f"{name}: 0 checks (checkov has none for its resource types)" in result.stdout
+        else:
+            assert checks_on(result.stdout, name) > 0, f"no check ran on {name}"
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +51,7 @@ def gate_on_weakened_tree(tmp_path_factory, stacks) -> subprocess.CompletedProce
     """One gate run over a weakened copy of a bootstrap stack, imports kept."""
     stack = json.loads(json.dumps(stacks["bootstrap-production"]))
     assert "import" in stack
-    [bucket] = stack["resource"]["google_storage_bucket"].values()
+    [bucket] = [b for b in stack["resource"]["google_storage_bucket"].values() if b["name"] == "mindmirror-tofu-state"]
     bucket["public_access_prevention"] = "inherited"
     bucket["versioning"] = {"enabled": False}
     outdir = tmp_path_factory.mktemp("weakened")
@@ -77,6 +80,16 @@ def test_parsing_errors_and_unscanned_stacks_fail():
     }
     problems, _ = evaluate(report, ["app"], set())
     assert problems == ["checkov could not parse /app/cdk.tf.json: nothing of it was scanned", "no check ran on stack app"]
+
+
+def test_only_stacks_of_types_checkov_cannot_check_may_pass_without_checks(tmp_path, stacks):
+    problems, _ = evaluate({"results": {}}, ["app", "bootstrap"], set(), {"app"})
+    assert problems == ["no check ran on stack bootstrap"]
+    for name, stack in stacks.items():
+        path = tmp_path / "stacks" / name / "cdk.tf.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(stack))
+    assert nothing_to_check(tmp_path) == {name for name in stacks if name.startswith("app-")}
 
 
 def test_empty_report_fails():

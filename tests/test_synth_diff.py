@@ -45,9 +45,9 @@ def test_report_says_exactly_what_changed(stacks, changed_platform):
 
     bootstrap = diffs["bootstrap-production"]
     assert not bootstrap.added
-    # The dropped service's URL secret is no longer granted to the planner.
+    # The service's identity, grants and URL secret are the admin-applied stack's.
     assert bootstrap.removed == sorted(a for a in blocks(stacks["bootstrap-production"]) if "movements" in a.lower())
-    assert bootstrap.removed
+    assert {a.split(".")[0] for a in bootstrap.removed} >= {"google_service_account", "google_secret_manager_secret"}
     [(bucket, changes)] = bootstrap.changed.items()
     assert bucket.startswith("google_storage_bucket.state-bucket")
     assert [(c.path, c.old, c.new, c.destructive) for c in changes] == [
@@ -60,9 +60,9 @@ def test_report_says_exactly_what_changed(stacks, changed_platform):
     app = diffs["app-production"]
     assert app.added == []
     removed_types = {address.removeprefix("data.").split(".")[0] for address in app.removed}
-    assert {"google_cloud_run_v2_service", "google_service_account", "google_secret_manager_secret"} <= removed_types
+    assert {"google_cloud_run_v2_service", "google_secret_manager_secret_version", "google_artifact_registry_docker_image"} <= removed_types
     assert app.removed == sorted(a for a in blocks(stacks["app-production"]) if "movements" in a.lower())
-    assert len(app.removed) == 9
+    assert len(app.removed) == 4
     meals = next(a for a in app.changed if a.startswith("google_cloud_run_v2_service.meals-service"))
     assert [(c.path, c.old, c.new) for c in app.changed[meals]] == [("template.containers[0].ports.container_port", 8000, 8080)]
     assert [(c.path, c.new, c.destructive) for c in app.changed["terraform"]] == [("backend.gcs.bucket", "mindmirror-tofu-state-v2", True)]
@@ -160,3 +160,29 @@ def test_command_fails_on_destructive_only_when_asked(tmp_path, stacks, changed_
     assert plain.returncode == 0 and plain.stdout.startswith(MARKER)
     assert strict.returncode == 3 and strict.stdout == plain.stdout
     assert "destructive changes found" in strict.stderr
+
+
+def test_a_move_between_stacks_is_reported_as_a_move(stacks, choices):
+    """Layout 1 -> admin-applied bootstrap (move_to_bootstrap): forgotten in
+    the app stack with `removed` (destroy = false), imported in the bootstrap.
+    The base is layout 1: the moved addresses in the app stack, not in the bootstrap."""
+    base = copy.deepcopy(choices)
+    moved = [b["from"] for b in base["app-staging"].pop("removed")]
+    for address in moved:
+        resource_type, name = address.split(".")
+        base["app-staging"]["resource"].setdefault(resource_type, {})[name] = {"layout": 1}
+        base["bootstrap-staging"]["resource"].get(resource_type, {}).pop(name, None)
+    base["bootstrap-staging"]["import"] = stacks["bootstrap-staging"]["import"]
+    diffs = by_name(diff_trees(base, choices))
+    app = diffs["app-staging"]
+    assert not app.removed and not app.destructive
+    assert sorted(app.moved_out) == sorted(moved)
+    assert set(app.moved_out.values()) == {"moved to bootstrap-staging"}
+    bootstrap = diffs["bootstrap-staging"]
+    imported = {e["to"] for e in choices["bootstrap-staging"]["import"]} & set(moved)
+    assert imported and imported == set(bootstrap.imported)
+    assert not bootstrap.destructive
+    report = render(list(diffs.values()))
+    assert "Moved out (forgotten here, kept in Google Cloud: `removed` with destroy = false):" in report
+    assert f"- `{moved[0]}` → moved to bootstrap-staging" in report
+    assert f"- `{sorted(imported)[0]}` (imported: adopts what exists)" in report

@@ -6,8 +6,12 @@
 Per stack: added, removed and changed resources by address, and for changed
 ones each attribute path with old -> new. cdktf's `//` metadata is ignored.
 Destructive: removed resources and stacks, changed backends, and changes to
-attributes that force replacement (FORCES_REPLACEMENT). Deterministic, and
-short enough for a GitHub comment.
+attributes that force replacement (FORCES_REPLACEMENT). A resource moved to
+another stack is not destructive: it leaves its old stack through a
+`removed` block with `destroy = false` (reported as moved out, with the
+destination named in the block's `//` comment) and enters the new one through
+an `import` block (reported as imported). Deterministic, and short enough
+for a GitHub comment.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ FORCES_REPLACEMENT: dict[str, frozenset[str]] = {
 }
 
 # Top-level blocks reported as a whole, besides resources and data sources.
-OTHER_BLOCKS = ("terraform", "provider", "variable", "output", "import", "locals")
+OTHER_BLOCKS = ("terraform", "provider", "variable", "output", "import", "removed", "locals")
 
 
 @dataclass
@@ -61,6 +65,10 @@ class StackDiff:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     changed: dict[str, list[Change]] = field(default_factory=dict)
+    # Address -> where it went: forgotten here (`removed`, destroy = false), not destroyed.
+    moved_out: dict[str, str] = field(default_factory=dict)
+    # Added addresses that adopt an existing resource (`import`), not create one.
+    imported: list[str] = field(default_factory=list)
 
     @property
     def destructive(self) -> bool:
@@ -126,19 +134,34 @@ def attribute_changes(old: Any, new: Any, path: str = "") -> list[Change]:
     return [] if old == new else [Change(path, old, new)]
 
 
+def forgotten(stack: dict) -> dict[str, str]:
+    """Addresses a `removed` block with `destroy = false` drops from state
+    while keeping the object; value: the block's `//` note (the destination)."""
+    return {
+        block["from"]: str(block.get("//", ""))
+        for block in stack.get("removed", [])
+        if block.get("lifecycle", {}).get("destroy") is False
+    }
+
+
 def diff_stack(name: str, base: dict | None, head: dict | None) -> StackDiff:
     old, new = blocks(base or {}), blocks(head or {})
     status = "added" if base is None else "removed" if head is None else "changed"
     result = StackDiff(name, status)
     result.added = sorted(a for a in new if a not in old)
-    result.removed = sorted(a for a in old if a not in new)
+    kept = forgotten(head or {})
+    gone = sorted(a for a in old if a not in new)
+    result.moved_out = {a: kept[a] for a in gone if a in kept}
+    result.removed = [a for a in gone if a not in kept]
+    imports = {entry.get("to") for entry in (head or {}).get("import", [])}
+    result.imported = [a for a in result.added if a in imports]
     for address in sorted(set(old) & set(new)):
         changes = attribute_changes(old[address], new[address])
         if changes:
             for change in changes:
                 change.destructive = forces_replacement(address, change.path)
             result.changed[address] = changes
-    if status == "changed" and not (result.added or result.removed or result.changed):
+    if status == "changed" and not (result.added or result.removed or result.changed or result.moved_out):
         result.status = "unchanged"
     return result
 
@@ -174,9 +197,13 @@ def render(diffs: list[StackDiff]) -> str:
     for d in changed:
         flag = " ⚠" if d.destructive else ""
         label = {"added": " (new stack)", "removed": " (stack removed)"}.get(d.status, "")
-        lines += ["", f"### {d.name}{label}: {len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed{flag}"]
+        moved = f", {len(d.moved_out)} moved out" if d.moved_out else ""
+        lines += ["", f"### {d.name}{label}: {len(d.added)} added, {len(d.removed)} removed{moved}, {len(d.changed)} changed{flag}"]
         if d.added:
-            lines += ["", "Added:"] + [f"- `{a}`" for a in d.added]
+            lines += ["", "Added:"] + [f"- `{a}`{' (imported: adopts what exists)' if a in d.imported else ''}" for a in d.added]
+        if d.moved_out:
+            lines += ["", "Moved out (forgotten here, kept in Google Cloud: `removed` with destroy = false):"]
+            lines += [f"- `{a}`{f' → {note}' if note else ''}" for a, note in d.moved_out.items()]
         if d.removed:
             lines += ["", "Removed (destroyed on apply) ⚠:"] + [f"- ⚠ `{a}`" for a in d.removed]
         if d.changed:

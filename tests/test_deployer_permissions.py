@@ -1,0 +1,119 @@
+"""The CI deployer's rights, read from the synthesized stacks: nothing that
+leads to other identities or secrets, and everything the app stack needs
+(a missing permission fails here, not in `tofu apply`). Tables and their
+sources: tests/iam_reference.py."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from .iam_reference import ALLOWED_SET_IAM_POLICY, APP_STACK_PERMISSIONS, ESCALATION_PERMISSIONS, ROLE_PERMISSIONS
+from .tfjson import address_of, resources
+
+
+def deployer_member(bootstrap: dict, environment) -> str:
+    address = address_of(bootstrap, "google_service_account", lambda a: a["account_id"] == environment.deployer_account_id)
+    return f"serviceAccount:${{{address}.email}}"
+
+
+def role_permissions(bootstrap: dict, role: str) -> frozenset[str]:
+    """A predefined role from the pinned table, or a custom role of the stack."""
+    if role.startswith("${google_project_iam_custom_role."):
+        name = role.removeprefix("${google_project_iam_custom_role.").split(".")[0]
+        return frozenset(resources(bootstrap, "google_project_iam_custom_role")[name]["permissions"])
+    assert role in ROLE_PERMISSIONS, f"{role}: add its permissions to tests/iam_reference.py (Google's IAM roles reference)"
+    return ROLE_PERMISSIONS[role]
+
+
+def project_permissions(bootstrap: dict, environment) -> set[str]:
+    """Custom role plus predefined roles the deployer holds on the project."""
+    member = deployer_member(bootstrap, environment)
+    grants = [g for g in resources(bootstrap, "google_project_iam_member").values() if g["member"] == member]
+    return {p for g in grants for p in role_permissions(bootstrap, g["role"])}
+
+
+def granted_on(bootstrap: dict, environment, grant_type: str, target_field: str, target: str) -> set[str]:
+    """Permissions the deployer holds through grants on one resource."""
+    member = deployer_member(bootstrap, environment)
+    grants = [g for g in resources(bootstrap, grant_type).values() if g["member"] == member and g[target_field] == target]
+    return {p for g in grants for p in role_permissions(bootstrap, g["role"])}
+
+
+def scoped_permissions(bootstrap: dict, environment, kind: str, body: dict) -> set[str]:
+    if kind == "runtime_account":
+        account_id = body["template"]["service_account"].split("@")[0]
+        address = address_of(bootstrap, "google_service_account", lambda a: a["account_id"] == account_id)
+        return granted_on(bootstrap, environment, "google_service_account_iam_member", "service_account_id", f"${{{address}.name}}")
+    if kind == "secret":
+        secret_id = body["secret"].rsplit("/", 1)[1]
+        address = address_of(bootstrap, "google_secret_manager_secret", lambda s: s["secret_id"] == secret_id)
+        return granted_on(bootstrap, environment, "google_secret_manager_secret_iam_member", "secret_id", f"${{{address}.secret_id}}")
+    raise AssertionError(f"unknown scope {kind!r} in APP_STACK_PERMISSIONS")
+
+
+def app_blocks(app: dict):
+    """(table key, address, body) of every resource and data source."""
+    for kind, prefix in (("resource", ""), ("data", "data.")):
+        for resource_type, items in app.get(kind, {}).items():
+            for name, body in items.items():
+                yield f"{prefix}{resource_type}", f"{prefix}{resource_type}.{name}", body
+
+
+def missing_permissions(app: dict, bootstrap: dict, environment) -> list[str]:
+    """Every permission an app-stack block needs and the deployer lacks."""
+    project = project_permissions(bootstrap, environment)
+    missing = []
+    for key, address, body in app_blocks(app):
+        needs = APP_STACK_PERMISSIONS.get(key)
+        if needs is None:
+            missing.append(f"{address}: type {key} has no entry in APP_STACK_PERMISSIONS (tests/iam_reference.py)")
+            continue
+        for scope, permissions in needs.items():
+            held = project if scope == "project" else project | scoped_permissions(bootstrap, environment, scope, body)
+            missing += [f"{address}: {p} ({scope})" for p in sorted(permissions - held)]
+    return missing
+
+
+@pytest.fixture
+def bootstrap(stacks, env_name) -> dict:
+    return stacks[f"bootstrap-{env_name}"]
+
+
+def test_no_escalation_permission_project_wide(bootstrap, environment):
+    held = project_permissions(bootstrap, environment)
+    assert not held & ESCALATION_PERMISSIONS, sorted(held & ESCALATION_PERMISSIONS)
+    assert {p for p in held if p.endswith(".setIamPolicy")} <= ALLOWED_SET_IAM_POLICY
+
+
+def test_escalation_list_names_what_the_old_custom_role_held():
+    """The project-wide rights of the first deployer role, each an escalation path."""
+    layout_1 = {"iam.serviceAccounts.create", "iam.serviceAccounts.delete", "iam.serviceAccounts.setIamPolicy", "secretmanager.secrets.setIamPolicy", "storage.buckets.setIamPolicy"}
+    assert layout_1 <= ESCALATION_PERMISSIONS
+
+
+def test_deployer_holds_what_every_app_resource_needs(stacks, choices, platform):
+    for tree in (stacks, choices):
+        for env_name, environment in platform.environments.items():
+            assert missing_permissions(tree[f"app-{env_name}"], tree[f"bootstrap-{env_name}"], environment) == []
+
+
+def test_a_missing_permission_fails(stacks, environment, env_name):
+    bootstrap = copy.deepcopy(stacks[f"bootstrap-{env_name}"])
+    [role] = [r for r in resources(bootstrap, "google_project_iam_custom_role").values() if r["role_id"].startswith("cdktfDeployer")]
+    role["permissions"] = [p for p in role["permissions"] if p != "run.services.create"]
+    acts_as = resources(bootstrap, "google_service_account_iam_member")
+    for name in [n for n, b in acts_as.items() if b["role"] == "roles/iam.serviceAccountUser"][:1]:
+        del acts_as[name]
+    missing = missing_permissions(stacks[f"app-{env_name}"], bootstrap, environment)
+    assert sum("run.services.create (project)" in m for m in missing) == len(resources(stacks[f"app-{env_name}"], "google_cloud_run_v2_service"))
+    assert sum("iam.serviceAccounts.actAs (runtime_account)" in m for m in missing) == 1
+
+
+def test_a_new_resource_type_needs_a_table_entry(stacks, environment, env_name):
+    app = copy.deepcopy(stacks[f"app-{env_name}"])
+    app["resource"]["google_pubsub_topic"] = {"events": {"name": "events"}}
+    assert missing_permissions(app, stacks[f"bootstrap-{env_name}"], environment) == [
+        "google_pubsub_topic.events: type google_pubsub_topic has no entry in APP_STACK_PERMISSIONS (tests/iam_reference.py)"
+    ]
