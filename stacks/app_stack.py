@@ -33,6 +33,8 @@ from constructs_lib.docker_registry import registry_url_prefix
 from constructs_lib.hardened_bucket import HardenedBucket
 from constructs_lib.published_secret import PublishedSecret
 from platform_config import Platform, Service, app_state_prefix, image_tag_variable_name, runtime_account_id
+from platform_config.naming import service_urls_secret_id, traditions_bucket_name
+from platform_config.templates import render
 
 from .environment import bucket_retention, environment_labels, google_provider
 
@@ -68,7 +70,7 @@ class AppStack(TerraformStack):
         registry_check = self._registry_check(env_name, project, region, environment.registry_repository)
         image_tags = self._image_tags(platform, registry_check, project, region, environment.registry_repository)
 
-        traditions_name = platform.traditions_bucket.format(project=project, env=env_name)
+        traditions_name = traditions_bucket_name(platform, env_name)
         traditions = HardenedBucket(
             self,
             "traditions",
@@ -128,7 +130,7 @@ class AppStack(TerraformStack):
                 readers=[deployer_member],
                 exists=service.url_name in adopted,
             )
-        all_urls_id = platform.service_urls_secret.format(project=project, env=env_name)
+        all_urls_id = service_urls_secret_id(platform, env_name)
         PublishedSecret(
             self,
             "url-secret-all",
@@ -214,7 +216,7 @@ def _container_spec(
         max_instances=_first(service.max_instances, defaults.max_instances),
         concurrency=service.concurrency or defaults.concurrency,
         request_timeout_seconds=service.request_timeout_seconds or defaults.request_timeout_seconds,
-        env={**{k: v.format(**placeholders) for k, v in env.items()}, **url_env},
+        env={**{k: render(v, placeholders) for k, v in env.items()}, **url_env},
         secret_env=dict(service.secrets),
         startup_probe=HttpProbe(**service.startup_probe.model_dump()) if service.startup_probe else None,
         liveness_probe=HttpProbe(**service.liveness_probe.model_dump()) if service.liveness_probe else None,

@@ -18,7 +18,23 @@ import json
 import sys
 from pathlib import Path
 
-from platform_config import Platform, Service, image_tag_variable_name, load_platform
+from platform_config import ConfigError, Platform, Service, image_tag_variable_name, load_platform
+from platform_config.naming import service_urls_secret_id
+
+COMMANDS = [line.split()[4] for line in __doc__.splitlines() if line.startswith("    python -m tools.ci_plan ENV ")]
+
+
+class InputError(Exception):
+    """An argument or input file this tool cannot use; one line for the user."""
+
+
+def read_json(path: Path, what: str):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InputError(f"cannot read {what} {path} ({error.strerror})") from None
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        raise InputError(f"{what} {path} is not JSON: {' '.join(str(error).split())[:200]}") from None
 
 
 def _image_entry(service: Service) -> dict[str, str]:
@@ -49,16 +65,20 @@ def tfvars(platform: Platform, tag: str) -> dict[str, str]:
 def exclude_flags(platform: Platform, env_name: str, outdir: Path) -> list[str]:
     """The late-built services' Cloud Run resources and image checks; what
     depends on them (their invoker grants) is left out by OpenTofu itself."""
-    stack = json.loads((outdir / "stacks" / f"app-{env_name}" / "cdk.tf.json").read_text())
+    path = outdir / "stacks" / f"app-{env_name}" / "cdk.tf.json"
+    stack = read_json(path, "synthesized app stack")
     late = {s.name for s in platform.services if s.build.service_url_build_args}
     late_image_names = {entry["image"] for entry in late_images(platform)}
     flags = []
-    for name, body in stack["resource"]["google_cloud_run_v2_service"].items():
-        if body["name"] in late:
-            flags.append(f"-exclude=google_cloud_run_v2_service.{name}")
-    for name, body in stack.get("data", {}).get("google_artifact_registry_docker_image", {}).items():
-        if body["image_name"].split(":")[0] in late_image_names:
-            flags.append(f"-exclude=data.google_artifact_registry_docker_image.{name}")
+    try:
+        for name, body in stack["resource"]["google_cloud_run_v2_service"].items():
+            if body["name"] in late:
+                flags.append(f"-exclude=google_cloud_run_v2_service.{name}")
+        for name, body in stack.get("data", {}).get("google_artifact_registry_docker_image", {}).items():
+            if body["image_name"].split(":")[0] in late_image_names:
+                flags.append(f"-exclude=data.google_artifact_registry_docker_image.{name}")
+    except (KeyError, TypeError, AttributeError):
+        raise InputError(f"{path} is not an app stack synthesized by this project (no Cloud Run services found); run make synth") from None
     return sorted(flags)
 
 
@@ -71,11 +91,29 @@ def url_build_args(platform: Platform, urls: dict[str, str]) -> list[str]:
     return [f"--build-arg={s.url_name}={urls[s.url_name.lower()]}" for s in platform.services if s.url_name]
 
 
+def read_urls(path: Path) -> dict[str, str]:
+    urls = read_json(path, "service URLs")
+    if not isinstance(urls, dict) or not all(isinstance(v, str) for v in urls.values()):
+        raise InputError(f"service URLs {path} must be a JSON object of names to URLs (the value of the service-urls secret)")
+    return urls
+
+
 def main(argv: list[str]) -> int:
+    try:
+        return run(argv)
+    except ConfigError as error:
+        problems = error.problems
+    except InputError as error:
+        problems = [f"ci_plan: {error}"]
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 2
+
+
+def run(argv: list[str]) -> int:
     platform = load_platform()
     if len(argv) < 2 or argv[0] not in platform.environments:
-        print(__doc__, file=sys.stderr)
-        return 2
+        raise InputError(f"usage: python -m tools.ci_plan ENV COMMAND [ARG] with ENV one of {', '.join(platform.environments)} (see the module's docstring)")
     env_name, command, *rest = argv
     if command == "matrix":
         print(json.dumps(build_matrix(platform)))
@@ -86,12 +124,11 @@ def main(argv: list[str]) -> int:
     elif command == "exclude" and len(rest) == 1:
         print(" ".join(exclude_flags(platform, env_name, Path(rest[0]))))
     elif command == "urls-secret":
-        print(platform.service_urls_secret.format(env=env_name, project=platform.environments[env_name].project_id))
+        print(service_urls_secret_id(platform, env_name))
     elif command == "build-args" and len(rest) == 1:
-        print("\n".join(url_build_args(platform, json.loads(Path(rest[0]).read_text()))))
+        print("\n".join(url_build_args(platform, read_urls(Path(rest[0])))))
     else:
-        print(__doc__, file=sys.stderr)
-        return 2
+        raise InputError(f"unknown command or wrong arguments {' '.join(map(repr, argv[1:]))[:200]}; use one of: {', '.join(COMMANDS)} (see the module's docstring)")
     return 0
 
 
