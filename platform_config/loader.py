@@ -56,8 +56,14 @@ class _SafeLoader(yaml.SafeLoader):
         # The composer recurses once per level: stop long before Python's limit.
         self._depth += 1
         try:
+            event = self.peek_event()
             if self._depth > MAX_DEPTH:
-                raise ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels; flatten it", self.peek_event().start_mark)
+                raise ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels; flatten it", event.start_mark)
+            # Explicit tags (!!set, !!binary, !!timestamp ...) reach PyYAML
+            # constructors that crash on odd values, and no setting needs one.
+            tag = getattr(event, "tag", None)
+            if tag not in (None, "!", "tag:yaml.org,2002:str"):
+                raise ComposerError(None, None, f"explicit tag {echo(tag)} is not supported; remove it (quote the value for a string)", event.start_mark)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -243,10 +249,10 @@ def _describe(source: str, raw: Any, loc: tuple[str | int, ...], message: str) -
 
 
 def _part(key: Any) -> str:
-    """A key as written when it is a plain name, else quoted (one token, no
-    bare ':' or space) and shortened."""
+    """A key as written when it is a plain name, else quoted (one token: no
+    bare '.', ':' or space) and shortened."""
     text = str(key)
-    if text and len(text) <= 80 and all(c.isascii() and (c.isalnum() or c in "_-./") for c in text):
+    if text and len(text) <= 80 and all(c.isascii() and (c.isalnum() or c in "_-/") for c in text):
         return text
     return repr(text[:80]) + ("…" if len(text) > 80 else "")
 

@@ -172,6 +172,18 @@ def test_impossible_date_is_one_line(tmp_path):
     assert line.startswith(f"{path}: line 1, column 7: invalid YAML: cannot read '2024-13-45'")
 
 
+@pytest.mark.parametrize("text", ["name: !!timestamp abc", "name: !!set [a]", "name: !!bool maybe", "name: !!map [a]", "a: !!int ''", "a: !custom x", "a: !!python/name:os.system"])
+def test_explicit_tags_are_refused(tmp_path, text):
+    path = write(tmp_path, text + "\n")
+    [line] = file_problems(path)
+    assert line.startswith(f"{path}: line 1, column ") and "explicit tag" in line and "is not supported; remove it" in line
+
+
+def test_string_tag_is_allowed(tmp_path):
+    platform = load_platform(write(tmp_path, default_text().replace("name: mindmirror\n", "name: !!str mindmirror\n", 1)))
+    assert platform.name == "mindmirror"
+
+
 FORMAT_SPECS = ["{env:d}", "{env!x}", "{env!r}", "{env:{project}}", "{env:>99999999999999999999}", "{env:>100000}", "{0}", "{}", "{env.real}", "{env[0]}", "{env", "env}"]
 
 
@@ -672,7 +684,8 @@ def fuzz_dir():
         yield Path(directory)
 
 
-@settings(max_examples=150, deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# No example database: nothing written into the working tree; a failure prints its example.
+@settings(max_examples=150, deadline=timedelta(seconds=2), database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_any_mutation_is_refused_in_lines_or_keeps_the_promises(data, raw_config, fuzz_dir):
     config = data.draw(mutated_configs(raw_config))
@@ -693,6 +706,40 @@ def test_any_mutation_is_refused_in_lines_or_keeps_the_promises(data, raw_config
             platform = parse_platform(config, source=SOURCE)
     except ConfigError as error:
         assert_well_formed(error.problems, source, config)
+        event("refused")
+        return
+    event("valid")
+    assert_stack_invariants(platform)
+
+
+# Text-level mutations reach the YAML reader, which the mutations above (of
+# parsed data) do not: splice hostile fragments into the default file.
+YAML_FRAGMENTS = [
+    "\n? [a, b]\n: 1\n", "&a ", "*a", "*nope", "<<: ", "<<: *a\n", "!!binary x", "!!set ", "!!timestamp ", "!!python/object:os.system ",
+    "2024-13-45", "9" * 5000, "\t", "{", "[", "}", "]", "'", '"', "%YAML 1.1\n", "---\n", "...\n", "\x00", "\ufeff", "\u2028",
+    ": ", "- ", "? ", "|", ">", "#", "ON", "~", ".inf", "0x1F", "1_000", "[" * 50, "{env:d}", "{env!r}",
+]
+
+
+@settings(max_examples=100, deadline=timedelta(seconds=2), database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_mutation_of_the_file_is_refused_in_lines_or_keeps_the_promises(data, fuzz_dir):
+    text = default_text()
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        position = data.draw(st.integers(min_value=0, max_value=len(text)))
+        fragment = data.draw(st.one_of(st.sampled_from(YAML_FRAGMENTS), st.text(max_size=5)))
+        cut = data.draw(st.integers(min_value=0, max_value=3))
+        text = text[:position] + fragment + text[position + cut :]
+    raw = text.encode("utf-8", errors="surrogatepass")
+    if data.draw(st.booleans()):
+        position = data.draw(st.integers(min_value=0, max_value=len(raw)))
+        raw = raw[:position] + data.draw(st.binary(min_size=1, max_size=3)) + raw[position:]
+    path = fuzz_dir / "mutated.yaml"
+    path.write_bytes(raw)
+    try:
+        platform = load_platform(path)
+    except ConfigError as error:
+        assert_well_formed(error.problems, str(path))
         event("refused")
         return
     event("valid")
