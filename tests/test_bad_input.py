@@ -303,15 +303,15 @@ def test_images_sharing_a_tag_variable_are_refused(config_copy):
         ("operator_secrets", 0),
         ("apis", 0),
         ("name",),
-        ("services", 3, "url_name"),
-        ("services", 3, "image"),
-        ("services", 3, "memory"),
+        ("services", "meals-service", "url_name"),
+        ("services", "meals-service", "image"),
+        ("services", "meals-service", "memory"),
     ],
 )
 def test_trailing_newline_is_refused(config_copy, path):
     node = config_copy
     for key in path[:-1]:
-        node = node[key]
+        node = service(config_copy, key) if node is config_copy["services"] else node[key]
     node[path[-1]] = str(node.get(path[-1], "512Mi") if isinstance(node, dict) else node[path[-1]]) + "\n"
     lines = problems(config_copy)
     assert_well_formed(lines)
@@ -548,7 +548,7 @@ def test_ci_plan_reports_configuration_errors_like_main(tmp_path, config_copy):
     "args, message",
     [
         ((), "usage: python -m tools.ci_plan ENV COMMAND"),
-        (("qa", "matrix"), "with ENV one of staging, production"),
+        (("qa", "matrix"), "with ENV one of"),
         (("staging", "deploy"), "unknown command or wrong arguments 'deploy'; use one of: matrix, late-images"),
         (("staging", "exclude", "/nonexistent"), "cannot read synthesized app stack /nonexistent/stacks/app-staging/cdk.tf.json"),
         (("staging", "build-args", "/nonexistent.json"), "cannot read service URLs /nonexistent.json"),
