@@ -34,7 +34,12 @@ from platform_config.model import (
     Platform,
     bucket_name_problem,
 )
-from platform_config.naming import image_tag_variable_name, runtime_account_id, service_urls_secret_id, traditions_bucket_name
+from platform_config.naming import (
+    image_tag_variable_name,
+    runtime_account_id,
+    service_urls_secret_id,
+    traditions_bucket_name,
+)
 from platform_config.templates import TemplateError, placeholders, render
 
 from .conftest import ROOT
