@@ -25,8 +25,19 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = int(os.environ.get("BENCH_RUNS", "5"))
-PHASE_RUNS = int(os.environ.get("BENCH_PHASE_RUNS", "3"))
+
+
+def _runs(variable: str, default: int) -> int:
+    """A positive count from the environment; one line and exit 2 otherwise."""
+    value = os.environ.get(variable, str(default))
+    if not value.isdigit() or int(value) < 1:
+        print(f"error: bench: {variable}={value[:40]!r} is not a positive whole number; e.g. {variable}={default}", file=sys.stderr)
+        sys.exit(2)
+    return int(value)
+
+
+RUNS = _runs("BENCH_RUNS", 5)
+PHASE_RUNS = _runs("BENCH_PHASE_RUNS", 3)
 SCALING_SIZES = (10, 50, 200)
 PY = str(ROOT / ".venv" / "bin" / "python")
 ENV = {

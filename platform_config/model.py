@@ -8,7 +8,6 @@ live in `cross_check`, which reports every problem at its own field path.
 from __future__ import annotations
 
 import re
-import string
 from enum import Enum
 from typing import Annotated, Literal
 
@@ -27,6 +26,14 @@ from .workload_identity import (
     attribute_condition,
     attribute_mapping,
 )
+from .echo import echo
+from .naming import (
+    image_tag_variable_name,
+    runtime_account_id,
+    service_urls_secret_id,
+    traditions_bucket_name,
+)
+from .templates import TemplateError, placeholders
 
 # Regions that offer Cloud Run, Artifact Registry and Secret Manager.
 GCP_REGIONS = frozenset(
@@ -52,18 +59,46 @@ CREDENTIAL_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE_KEY
 PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 SERVICE_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,47}[a-z0-9])?$")
 SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# At most 255 characters: a url_name is also a Secret Manager id.
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 IMAGE_NAME = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")
 ACCOUNT_ID = re.compile(r"^[a-z]([a-z0-9-]{4,28}[a-z0-9])$")
 POOL_OR_PROVIDER_ID = re.compile(r"^[a-z0-9-]{4,32}$")
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+GROUP_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+# A path inside the application repository (goes into the CI build matrix).
+RELATIVE_PATH = re.compile(r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_./-]{1,255}$")
+# A branch name git accepts (`git check-ref-format --branch`), conservatively.
+BRANCH_NAME = re.compile(r"^(?![-/.])(?!.*(\.\.|//|@\{|\.lock$|/\.))[A-Za-z0-9._/-]{1,255}(?<![/.])$")
+# Project ids may not contain these (Google Cloud: "Creating and managing projects").
+PROJECT_ID_RESTRICTED = ("google", "ssl")
+
+# Environment variables Cloud Run sets itself (container runtime contract);
+# setting one is refused at deploy time.
+RESERVED_ENV_NAMES = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
+# Cloud Run: at most 1000 environment variables per container. Values get a
+# bound of our own, far above any real one.
+MAX_ENV_VARS = 1000
+MAX_ENV_VALUE_CHARS = 32_768
+# Cloud Run memory limits: 128 MiB to 32 GiB per instance.
+MEMORY_MIB = (128, 32 * 1024)
+# Cloud Run startup probes: failure_threshold x period_seconds at most 240 s.
+STARTUP_PROBE_MAX_SECONDS = 240
+# Construct ids of the app and bootstrap stacks a service's id would clash
+# with: both create a service's constructs under its own name.
+RESERVED_SERVICE_NAMES = frozenset(
+    {"project", "traditions", "registry-check", "runtime-identities-check",
+     "apis", "registry", "state-bucket", "deployer", "planner", "builder", "github"}
+)
+RESERVED_SERVICE_PREFIXES = ("image-check-", "url-secret-")
 
 
 def _matches(pattern: re.Pattern[str], fix: str):
     def check(value: str) -> str:
-        if not pattern.match(value):
-            raise ValueError(f"{value!r} is not valid: {fix}")
+        # fullmatch: `$` in re.match also accepts a trailing newline.
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{echo(value)} is not valid: {fix}")
         return value
 
     return AfterValidator(check)
@@ -75,10 +110,10 @@ def bucket_name_problem(name: str) -> str | None:
         "use 3-63 lowercase letters, digits, '-', '_' or '.', starting and ending "
         "with a letter or digit, without 'goog' prefix or 'google' in it"
     )
-    if not BUCKET_NAME.match(name) or ".." in name:
-        return f"{name!r} is not a valid bucket name: {fix}"
+    if not BUCKET_NAME.fullmatch(name) or ".." in name:
+        return f"{echo(name)} is not a valid bucket name: {fix}"
     if name.startswith("goog") or "google" in name or "g00gle" in name:
-        return f"{name!r} is reserved by Google: {fix}"
+        return f"{echo(name)} is reserved by Google: {fix}"
     return None
 
 
@@ -89,9 +124,17 @@ def _bucket_name(value: str) -> str:
     return value
 
 
+def _project_id_restrictions(value: str) -> str:
+    for word in PROJECT_ID_RESTRICTED:
+        if word in value:
+            raise ValueError(f"{echo(value)} contains {word!r}, which Google does not allow in project ids; use the project's real id")
+    return value
+
+
 ProjectId = Annotated[
     str,
     _matches(PROJECT_ID, "use 6-30 lowercase letters, digits or hyphens, starting with a letter"),
+    AfterValidator(_project_id_restrictions),
 ]
 ServiceName = Annotated[
     str,
@@ -116,13 +159,28 @@ WorkflowPath = Annotated[
     str,
     _matches(re.compile(r"^\.github/workflows/[A-Za-z0-9_.-]+\.ya?ml$"), "use a path such as .github/workflows/deploy.yml"),
 ]
+GroupName = Annotated[str, _matches(GROUP_NAME, "use up to 63 lowercase letters, digits, '_' or '-', starting with a letter")]
+RelativePath = Annotated[str, _matches(RELATIVE_PATH, "use a relative path inside the application repository, e.g. mesh/Dockerfile")]
+BranchName = Annotated[str, _matches(BRANCH_NAME, "use a git branch name such as main or release/2024 (letters, digits, '.', '_', '-', '/')")]
+EnvValue = Annotated[str, StringConstraints(max_length=MAX_ENV_VALUE_CHARS)]
+
+
+def _memory(value: str) -> str:
+    number, unit = int(value[:-2]), value[-2:]
+    mib = number * (1024 if unit == "Gi" else 1)
+    if not MEMORY_MIB[0] <= mib <= MEMORY_MIB[1]:
+        raise ValueError(f"{value} is outside Cloud Run's memory limits; use 128Mi to 32Gi")
+    return value
+
+
+Memory = Annotated[str, _matches(re.compile(r"^[0-9]{1,6}(Mi|Gi)$"), "use e.g. 512Mi or 2Gi"), AfterValidator(_memory)]
 NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 
 
 def _region(value: str) -> str:
     if value not in GCP_REGIONS:
         raise ValueError(
-            f"{value!r} is not a Google Cloud region; use one of e.g. us-east4, us-central1, "
+            f"{echo(value)} is not a Google Cloud region; use one of e.g. us-east4, us-central1, "
             "europe-west1 (see `gcloud run regions list`)"
         )
     return value
@@ -135,7 +193,7 @@ MULTI_REGIONS = frozenset({"US", "EU", "ASIA"})
 
 def _bucket_location(value: str) -> str:
     if value not in MULTI_REGIONS and value.lower() not in GCP_REGIONS:
-        raise ValueError(f"{value!r} is not a bucket location; use a region such as us-east4 or one of US, EU, ASIA")
+        raise ValueError(f"{echo(value)} is not a bucket location; use a region such as us-east4 or one of US, EU, ASIA")
     return value
 
 
@@ -145,7 +203,8 @@ BucketLocation = Annotated[str, AfterValidator(_bucket_location)]
 class Strict(BaseModel):
     """Every configuration object rejects unknown keys and is immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no coercion, so `port: true` is not port 1 and `3.0` is not 3.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Adoptable(str, Enum):
@@ -193,14 +252,16 @@ class Probe(Strict):
     initial_delay_seconds: int = Field(ge=0, le=240)
     timeout_seconds: int = Field(ge=1, le=240)
     period_seconds: int = Field(ge=1, le=240)
-    failure_threshold: int = Field(ge=1)
+    # Cloud Run: a startup probe's failure_threshold x period_seconds is at
+    # most 240 s (checked in cross_check), so never more than 240 failures.
+    failure_threshold: int = Field(ge=1, le=STARTUP_PROBE_MAX_SECONDS)
 
 
 class Build(Strict):
     """Where the application repository builds the image from."""
 
-    dockerfile: NonEmpty
-    context: NonEmpty
+    dockerfile: RelativePath
+    context: RelativePath
     # The gateway bakes every service URL in as build arguments.
     service_url_build_args: bool = False
 
@@ -218,16 +279,16 @@ class Service(Strict):
     max_instances: int | None = Field(default=None, ge=1, le=1000)
     concurrency: int | None = Field(default=None, ge=1, le=1000)
     cpu: Literal["1", "2", "4", "8"] | None = None
-    memory: Annotated[str, _matches(re.compile(r"^[0-9]+(Mi|Gi)$"), "use e.g. 512Mi or 2Gi")] | None = None
+    memory: Memory | None = None
     request_timeout_seconds: int | None = Field(default=None, ge=1, le=3600)
     startup_probe: Probe | None = None
     liveness_probe: Probe | None = None
     # Probed over HTTP after every deploy (tools/verify_deploy.py); None: readiness only.
     health_path: Annotated[str, _matches(re.compile(r"^/\S*$"), "use an absolute HTTP path such as /healthcheck")] | None = None
     traditions_access: Literal["objectViewer", "objectAdmin"] | None = None
-    env_groups: list[NonEmpty] = []
-    env: dict[EnvName, str] = {}
-    secrets: dict[EnvName, SecretId] = {}
+    env_groups: list[GroupName] = []
+    env: dict[EnvName, EnvValue] = Field(default={}, max_length=MAX_ENV_VARS)
+    secrets: dict[EnvName, SecretId] = Field(default={}, max_length=MAX_ENV_VARS)
     calls: list[ServiceName] = []
     # --- what a real plan would show (README, "What a plan would show") ---
     # CPU only while a request is served (true) or always allocated (false);
@@ -245,7 +306,7 @@ class ServiceDefaults(Strict):
     max_instances: int = Field(default=100, ge=1, le=1000)
     concurrency: int = Field(ge=1, le=1000)
     cpu: Literal["1", "2", "4", "8"]
-    memory: Annotated[str, _matches(re.compile(r"^[0-9]+(Mi|Gi)$"), "use e.g. 512Mi or 2Gi")]
+    memory: Memory
     request_timeout_seconds: int = Field(ge=1, le=3600)
     # With resource limits set, Cloud Run allocates CPU always unless told otherwise.
     cpu_idle: bool = True
@@ -264,7 +325,7 @@ class Environment(Strict):
     # deterministic URLs): `gcloud projects describe PROJECT --format='value(projectNumber)'`.
     project_number: Annotated[str, _matches(re.compile(r"^[0-9]{6,20}$"), "use the digits of `gcloud projects describe PROJECT --format='value(projectNumber)'`")] | None = None
     region: Region
-    deploy_branch: NonEmpty
+    deploy_branch: BranchName
     registry_repository: Annotated[
         str,
         _matches(
@@ -282,9 +343,10 @@ class Environment(Strict):
     builder_account_id: AccountId
     workload_identity: WorkloadIdentity
     # Values substituted into `{name}` placeholders of service env values.
-    vars: dict[Annotated[str, _matches(re.compile(r"^[a-z_]+$"), "use lowercase and '_'")], str] = {}
+    vars: dict[Annotated[str, _matches(re.compile(r"^[a-z_]{1,64}$"), "use lowercase and '_'")], EnvValue] = {}
     deletion_protection: bool
-    adopt: list[Adoptable] = []
+    # Not strict: in strict mode pydantic takes only Adoptable instances, not their names.
+    adopt: list[Annotated[Adoptable, Field(strict=False)]] = []
     adopt_secrets: list[SecretId] = []
     # "gcs" once the bootstrap's own state was moved into the state bucket.
     bootstrap_backend: Literal["local", "gcs"] = "local"
@@ -316,7 +378,7 @@ class Platform(Strict):
     traditions_bucket: NonEmpty
     service_urls_secret: NonEmpty
     operator_secrets: list[SecretId]
-    env_groups: dict[NonEmpty, dict[EnvName, str]] = {}
+    env_groups: dict[GroupName, Annotated[dict[EnvName, EnvValue], Field(max_length=MAX_ENV_VARS)]] = {}
     service_defaults: ServiceDefaults
     services: list[Service] = Field(min_length=1)
     environments: dict[Annotated[str, _matches(ENVIRONMENT_NAME, "use 2-16 lowercase letters/digits")], Environment] = Field(min_length=1)
@@ -329,16 +391,22 @@ class Platform(Strict):
 
 Problem = tuple[tuple[str | int, ...], str]
 
-
-def placeholders(template: str) -> set[str]:
-    """Names of the `{name}` placeholders in a template string ('{' alone counts as a bad one)."""
-    try:
-        return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
-    except ValueError:
-        return {"<unbalanced brace>"}
-
-
 BUILTIN_PLACEHOLDERS = frozenset({"env", "project", "region", "traditions"})
+NAME_PLACEHOLDERS = frozenset({"env", "project"})
+
+
+def _template_problem(template: str) -> str | None:
+    try:
+        placeholders(template)
+    except TemplateError as error:
+        return str(error)
+    return None
+
+
+def _duplicates(values: list) -> list:
+    """Values listed more than once, each once, in order."""
+    seen: set = set()
+    return list(dict.fromkeys(v for v in values if v in seen or seen.add(v)))
 
 
 def cross_check(platform: Platform) -> list[Problem]:
@@ -350,49 +418,99 @@ def cross_check(platform: Platform) -> list[Problem]:
         at = ("services", index)
         if names.count(service.name) > 1 and names.index(service.name) != index:
             problems.append((at + ("name",), f"duplicate service name {service.name!r}; give each service a unique name"))
+        if service.name in RESERVED_SERVICE_NAMES or service.name.startswith(RESERVED_SERVICE_PREFIXES):
+            problems.append((at + ("name",), f"{service.name!r} is a name the stacks use for something else; rename the service"))
+        if service.url_name in RESERVED_ENV_NAMES:
+            problems.append((at + ("url_name",), f"{service.url_name} is reserved by Cloud Run (its callers would get it as an env var); use e.g. {service.name.upper().replace('-', '_')}_URL"))
+        if service.url_name in declared_secrets:
+            problems.append(
+                (at + ("url_name",), f"{service.url_name!r} is an operator secret, and this project would take that secret over; use another name")
+            )
         for env_name, secret in service.secrets.items():
+            if env_name in RESERVED_ENV_NAMES:
+                problems.append((at + ("secrets", env_name), f"{env_name} is reserved by Cloud Run; use another variable name"))
             if secret not in declared_secrets:
                 problems.append(
                     (at + ("secrets", env_name), f"reads secret {secret!r}, which is not declared; add it to operator_secrets or fix the name")
                 )
-        for called in service.calls:
+        for called in _duplicates(service.calls):
+            problems.append((at + ("calls",), f"lists {called!r} more than once; keep one"))
+        for called in dict.fromkeys(service.calls):
             if called not in names:
                 problems.append((at + ("calls",), f"calls unknown service {called!r}; use one of: {', '.join(names)}"))
             elif platform.service(called).url_name is None:
                 problems.append((at + ("calls",), f"calls {called!r}, which has no url_name; give it one"))
+        for group in _duplicates(service.env_groups):
+            problems.append((at + ("env_groups",), f"lists {group!r} more than once; keep one"))
         for group in service.env_groups:
             if group not in platform.env_groups:
-                problems.append((at + ("env_groups",), f"unknown env group {group!r}; define it under env_groups"))
+                problems.append((at + ("env_groups",), f"unknown env group {echo(group)}; define it under env_groups"))
         for env_name, value in service.env.items():
             if env_name in declared_secrets or CREDENTIAL_NAME.search(env_name):
                 problems.append(
                     (at + ("env", env_name), "looks like a credential and must not be a plain value; move it to secrets: (a Secret Manager reference)")
                 )
+            if env_name in RESERVED_ENV_NAMES:
+                problems.append((at + ("env", env_name), f"{env_name} is reserved by Cloud Run; remove it (set port: instead of PORT)"))
+            template_problem = _template_problem(value)
+            if template_problem:
+                problems.append((at + ("env", env_name), template_problem))
         plain = set(service.env) | {k for g in service.env_groups for k in platform.env_groups.get(g, {})}
         from_secrets = set(service.secrets)
         from_calls = {platform.service(c).url_name for c in service.calls if c in names}
         for clash in sorted((plain & from_secrets) | (plain & from_calls) | (from_secrets & from_calls)):
             problems.append((at, f"sets {clash} more than once (env, secrets, calls); keep one"))
+        if len(plain | from_secrets | from_calls) > MAX_ENV_VARS:
+            problems.append((at, f"sets more than {MAX_ENV_VARS} environment variables, Cloud Run's limit; use fewer"))
         min_instances = platform.service_defaults.min_instances if service.min_instances is None else service.min_instances
         max_instances = service.max_instances or platform.service_defaults.max_instances
         if max_instances is not None and max_instances < min_instances:
             problems.append((at + ("max_instances",), f"{max_instances} is below min_instances {min_instances}; raise it"))
-        if "PORT" in plain:
-            problems.append((at + ("env", "PORT"), "PORT is reserved by Cloud Run; remove it and set port: instead"))
+        for kind in ("startup_probe", "liveness_probe"):
+            probe = getattr(service, kind)
+            if probe and probe.timeout_seconds > probe.period_seconds:
+                problems.append((at + (kind, "timeout_seconds"), f"{probe.timeout_seconds} is over period_seconds {probe.period_seconds} (Cloud Run refuses it); lower it"))
+        probe = service.startup_probe
+        if probe and probe.failure_threshold * probe.period_seconds > STARTUP_PROBE_MAX_SECONDS:
+            problems.append(
+                (
+                    at + ("startup_probe", "failure_threshold"),
+                    f"{probe.failure_threshold} x period_seconds {probe.period_seconds} is over Cloud Run's {STARTUP_PROBE_MAX_SECONDS} s for a startup probe; lower either",
+                )
+            )
 
     for group, values in platform.env_groups.items():
-        for env_name in values:
+        for env_name, value in values.items():
             if env_name in declared_secrets or CREDENTIAL_NAME.search(env_name):
                 problems.append((("env_groups", group, env_name), "looks like a credential and must not be a plain value; use a service's secrets: instead"))
+            if env_name in RESERVED_ENV_NAMES:
+                problems.append((("env_groups", group, env_name), f"{env_name} is reserved by Cloud Run; remove it"))
+            template_problem = _template_problem(value)
+            if template_problem:
+                problems.append((("env_groups", group, env_name), template_problem))
 
     url_names = [s.url_name for s in platform.services if s.url_name]
     for index, service in enumerate(platform.services):
         if service.url_name and url_names.count(service.url_name) > 1:
             problems.append((("services", index, "url_name"), f"{service.url_name!r} is used by more than one service; make it unique"))
 
+    images_by_variable: dict[str, set[str]] = {}
+    for service in platform.services:
+        images_by_variable.setdefault(image_tag_variable_name(service.image), set()).add(service.image)
+    for variable, images in images_by_variable.items():
+        if len(images) > 1:
+            problems.append((("services",), f"images {sorted(images)} share the tag variable {variable}; name the images apart by more than '.', '_' or '-'"))
+
     for role in platform.deployer_project_roles:
         if role in FORBIDDEN_DEPLOYER_ROLES:
             problems.append((("deployer_project_roles",), f"{role} is far broader than deploying needs; list the specific roles instead"))
+    for field in ("apis", "deployer_project_roles", "deployer_permissions", "operator_secrets"):
+        for value in _duplicates(getattr(platform, field)):
+            problems.append(((field,), f"lists {value!r} more than once; keep one"))
+    api_ids = [api.removesuffix(".googleapis.com") for api in platform.apis]
+    for value in _duplicates(api_ids):
+        if platform.apis.count(f"{value}.googleapis.com") < 2:
+            problems.append((("apis",), f"lists {value!r} more than once; keep one"))
 
     problems += _check_environments(platform)
     problems += _check_ci_identities(platform)
@@ -419,33 +537,90 @@ def _check_service_choices(platform: Platform) -> list[Problem]:
 def _check_environments(platform: Platform) -> list[Problem]:
     problems: list[Problem] = []
     templates = {("traditions_bucket",): platform.traditions_bucket, ("service_urls_secret",): platform.service_urls_secret}
+    valid_templates = True
     for at, template in templates.items():
-        unknown = placeholders(template) - {"env", "project"}
+        try:
+            unknown = placeholders(template) - NAME_PLACEHOLDERS
+        except TemplateError as error:
+            problems.append((at, str(error)))
+            valid_templates = False
+            continue
         if unknown:
             problems.append((at, f"unknown placeholder(s) {sorted(unknown)}; only {{env}} and {{project}} are allowed"))
+            valid_templates = False
+    # Bucket names are global: no two environments may share one.
+    buckets: dict[str, list[tuple[tuple[str | int, ...], str]]] = {}
+    for env_name, environment in platform.environments.items():
+        buckets.setdefault(environment.state_bucket, []).append((("environments", env_name, "state_bucket"), f"state bucket of {env_name!r}"))
     for env_name, environment in platform.environments.items():
         at = ("environments", env_name)
         known = BUILTIN_PLACEHOLDERS | set(environment.vars)
         for index, service in enumerate(platform.services):
-            values = dict(service.env)
-            for group in service.env_groups:
-                values.update(platform.env_groups.get(group, {}))
-            for name, value in values.items():
-                missing = placeholders(value) - known
+            for name, value in service.env.items():
+                missing = _unknown_placeholders(value, known)
                 if missing:
                     problems.append(
                         (("services", index, "env", name), f"uses {sorted(missing)}, unknown in environment {env_name!r}; define it under environments.{env_name}.vars")
                     )
             account_id = runtime_account_id(service.name, env_name)
-            if not ACCOUNT_ID.match(account_id):
+            if not ACCOUNT_ID.fullmatch(account_id):
                 problems.append(
                     (("services", index, "name"), f"runtime service account id {account_id!r} would be longer than 30 characters; shorten the service name")
                 )
-        if placeholders(platform.traditions_bucket) <= {"env", "project"}:
-            name = platform.traditions_bucket.format(env=env_name, project=environment.project_id)
-            problem = bucket_name_problem(name)
-            if problem:
-                problems.append((("traditions_bucket",), f"in environment {env_name!r}: {problem}"))
+        for group, values in platform.env_groups.items():
+            for name, value in values.items():
+                missing = _unknown_placeholders(value, known)
+                if missing:
+                    problems.append(
+                        (("env_groups", group, name), f"uses {sorted(missing)}, unknown in environment {env_name!r}; define it under environments.{env_name}.vars")
+                    )
+        if not valid_templates:
+            continue
+        traditions = traditions_bucket_name(platform, env_name)
+        problem = bucket_name_problem(traditions)
+        if problem:
+            problems.append((("traditions_bucket",), f"in environment {env_name!r}: {problem}"))
+        else:
+            buckets.setdefault(traditions, []).append((("traditions_bucket",), f"traditions bucket of {env_name!r}"))
+        problems += _check_secret_ids(platform, env_name, environment)
+    for name, users in buckets.items():
+        for at, use in users[1:]:
+            problems.append((at, f"{use} is {name!r}, also the {users[0][1]}; bucket names are global, make it unique"))
+    return problems
+
+
+def _unknown_placeholders(template: str, known: frozenset[str] | set[str]) -> set[str]:
+    """Unknown names in a well-formed template (a malformed one is reported once, elsewhere)."""
+    try:
+        return placeholders(template) - known
+    except TemplateError:
+        return set()
+
+
+def _check_secret_ids(platform: Platform, env_name: str, environment: Environment) -> list[Problem]:
+    """The secrets this project creates in an environment: valid ids, apart
+    from the operators' secrets, and the only ones that can be adopted."""
+    problems: list[Problem] = []
+    urls_secret = service_urls_secret_id(platform, env_name)
+    if not SECRET_ID.fullmatch(urls_secret):
+        # Reported alone: what it would break (adopt_secrets) follows from it.
+        return [
+            (("service_urls_secret",), f"in environment {env_name!r}: {echo(urls_secret)} is not a valid secret id; use letters, digits, '_' or '-' (at most 255)")
+        ]
+    if urls_secret in platform.operator_secrets:
+        problems.append((("service_urls_secret",), f"in environment {env_name!r}: {urls_secret!r} is an operator secret; use another name"))
+    elif urls_secret in {s.url_name for s in platform.services}:
+        problems.append((("service_urls_secret",), f"in environment {env_name!r}: {urls_secret!r} is also a url_name; use another name"))
+    created = {s.url_name for s in platform.services if s.url_name} | {urls_secret}
+    for secret in _duplicates(environment.adopt_secrets):
+        problems.append((("environments", env_name, "adopt_secrets"), f"lists {secret!r} more than once; keep one"))
+    for secret in dict.fromkeys(environment.adopt_secrets):
+        if secret not in created:
+            problems.append(
+                (("environments", env_name, "adopt_secrets"), f"{secret!r} is not a secret this project creates in {env_name!r}; use one of: {', '.join(sorted(created))}")
+            )
+    for kind in _duplicates(environment.adopt):
+        problems.append((("environments", env_name, "adopt"), f"lists {kind.value!r} more than once; keep one"))
     return problems
 
 

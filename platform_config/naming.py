@@ -1,6 +1,8 @@
 """Names derived from configuration, shared by stacks and tools (and cheap to
 import: no provider bindings)."""
 
+from .templates import render
+
 
 # The app stack's input that starts new revisions when it changes, and its
 # output of the deployed image tags (read by plans of what runs now).
@@ -16,6 +18,20 @@ def runtime_account_id(service_name: str, environment_name: str) -> str:
 def app_state_prefix(environment_name: str) -> str:
     """Where the app stack's state lives in the environment's state bucket."""
     return f"app/{environment_name}"
+
+
+def traditions_bucket_name(platform, environment_name: str) -> str:
+    """The environment's traditions bucket: the `traditions_bucket` template rendered."""
+    return _render_for(platform.traditions_bucket, platform, environment_name)
+
+
+def service_urls_secret_id(platform, environment_name: str) -> str:
+    """The secret holding every service URL: the `service_urls_secret` template rendered."""
+    return _render_for(platform.service_urls_secret, platform, environment_name)
+
+
+def _render_for(template: str, platform, environment_name: str) -> str:
+    return render(template, {"env": environment_name, "project": platform.environments[environment_name].project_id})
 
 
 def image_tag_variable_name(image: str) -> str:

@@ -36,6 +36,8 @@ from constructs_lib.cloud_run_service import CloudRunService, ContainerSpec, Htt
 from constructs_lib.docker_registry import registry_url_prefix
 from constructs_lib.published_secret import PublishedSecretValue
 from platform_config import Platform, Service, app_state_prefix, image_tag_variable_name, runtime_account_id
+from platform_config.naming import service_urls_secret_id, traditions_bucket_name
+from platform_config.templates import render
 
 from .environment import environment_labels, google_provider
 from .layout_move import forget_moved_resources
@@ -73,7 +75,7 @@ class AppStack(TerraformStack):
         image_tags = self._image_tags(platform, registry_check, project, region, environment.registry_repository)
         identities_check = self._runtime_identities_check(platform, env_name, project)
 
-        traditions_name = platform.traditions_bucket.format(project=project, env=env_name)
+        traditions_name = traditions_bucket_name(platform, env_name)
         placeholders = {"env": env_name, "project": project, "region": region, "traditions": traditions_name, **environment.vars}
         image_prefix = registry_url_prefix(region, project, environment.registry_repository)
         services: dict[str, CloudRunService] = {}
@@ -119,7 +121,7 @@ class AppStack(TerraformStack):
             self,
             "url-secret-all",
             project=project,
-            secret_id=platform.service_urls_secret.format(project=project, env=env_name),
+            secret_id=service_urls_secret_id(platform, env_name),
             value=Fn.jsonencode({json_url_key(s.url_name): services[s.name].uri for s in url_services}),
         )
 
@@ -222,7 +224,7 @@ def _container_spec(
         cpu_idle=_first(service.cpu_idle, defaults.cpu_idle),
         concurrency=service.concurrency or defaults.concurrency,
         request_timeout_seconds=service.request_timeout_seconds or defaults.request_timeout_seconds,
-        env={**{k: v.format(**placeholders) for k, v in env.items()}, **url_env},
+        env={**{k: render(v, placeholders) for k, v in env.items()}, **url_env},
         secret_env=dict(service.secrets),
         startup_probe=HttpProbe(**service.startup_probe.model_dump()) if service.startup_probe else None,
         liveness_probe=HttpProbe(**service.liveness_probe.model_dump()) if service.liveness_probe else None,

@@ -79,23 +79,6 @@ def test_deployed_tags_come_from_the_stack_output(platform):
         deployed_tags(platform, {})
 
 
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        (["nowhere", "matrix"], "usage"),
-        (["{env}", "tfvars", "{{not json"], "TAGS_JSON is not JSON"),
-        (["{env}", "deployed-tfvars", "/no/such/file.json"], "cannot read OUTPUTS_JSON"),
-        (["{env}", "explode"], "unknown command"),
-    ],
-)
-def test_bad_arguments_exit_2_with_one_line(argv, message, env_name):
-    argv = [arg.replace("{env}", env_name) for arg in argv]
-    result = subprocess.run([sys.executable, "-m", "tools.ci_plan", *argv], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
-    assert "Traceback" not in result.stderr
-
-
 def test_environments_list_is_the_configuration(platform):
     result = subprocess.run([sys.executable, "-m", "tools.ci_plan", "environments"], cwd=ROOT, capture_output=True, text=True)
     assert json.loads(result.stdout) == list(platform.environments)

@@ -216,8 +216,7 @@ def test_duplicate_yaml_keys_are_refused(tmp_path):
     path.write_text(text)
     with pytest.raises(ConfigError) as caught:
         load_platform(path)
-    assert caught.value.problems[0].startswith(f"{path}: invalid YAML")
-    assert "duplicate key 'name'" in caught.value.problems[0]
+    assert caught.value.problems == [f"{path}: line 9, column 1: invalid YAML: duplicate key 'name'; keep only one"]
 
 
 def test_bad_configuration_exits_non_zero_and_writes_nothing(tmp_path, config_copy):

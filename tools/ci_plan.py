@@ -168,6 +168,8 @@ def run(argv: list[str]) -> list[str]:
     if argv == ["environments"]:
         return [json.dumps(list(platform.environments))]
     if len(argv) < 2 or argv[0] not in platform.environments:
+        if not argv:
+            raise PlanError("usage: see `python -m tools.ci_plan --help`")
         raise PlanError(f"usage: see `python -m tools.ci_plan --help`; environments: {', '.join(platform.environments)}")
     env_name, command, *rest = argv
     if command == "prepare" and len(rest) in (1, 2):
@@ -189,6 +191,13 @@ def run(argv: list[str]) -> list[str]:
     raise PlanError(f"unknown command {' '.join(argv[1:])!r}; see `python -m tools.ci_plan --help`")
 
 
+def read_urls(path: Path) -> dict[str, str]:
+    urls = read_json(path, "service URLs")
+    if not isinstance(urls, dict) or not all(isinstance(v, str) for v in urls.values()):
+        raise InputError(f"service URLs {path} must be a JSON object of names to URLs (the value of the service-urls secret)")
+    return urls
+
+
 def main(argv: list[str]) -> int:
     if argv in (["--help"], ["-h"]):
         print(__doc__)
@@ -200,7 +209,7 @@ def main(argv: list[str]) -> int:
             print(f"error: {problem}", file=sys.stderr)
         return 2
     except PlanError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: ci_plan: {error}", file=sys.stderr)
         return 3 if isinstance(error, NotDeployed) else 2
     print("\n".join(lines))
     return 0

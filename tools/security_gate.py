@@ -14,7 +14,6 @@ Skips live in .checkov.yaml only, each with its reason.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
@@ -25,6 +24,10 @@ from collections.abc import Collection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script (make security): tools.cli is in the project
+
+from tools.cli import OneLineParser  # noqa: E402
+
 CONFIG_FILE = ROOT / ".checkov.yaml"
 # Checks that guard the rules this project exists for; never skipped.
 NEVER_SKIP = frozenset({"CKV_GCP_29", "CKV_GCP_78", "CKV_GCP_114", "CKV_GCP_118", "CKV_GCP_125"})
@@ -39,7 +42,14 @@ def copy_without_imports(outdir: Path, scan_dir: Path) -> list[str]:
     """Copies every stack's cdk.tf.json minus `import` and `removed`; returns the stack names."""
     names = []
     for path in sorted(outdir.glob("stacks/*/cdk.tf.json")):
-        stack = json.loads(path.read_text())
+        try:
+            stack = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise InputError(f"cannot read {path} ({error.strerror})") from None
+        except (ValueError, RecursionError) as error:  # bad JSON, not UTF-8, nested too deep
+            raise InputError(f"{path} is not valid JSON: {' '.join(str(error).split())[:200]}") from None
+        if not isinstance(stack, dict):
+            raise InputError(f"{path} is not a cdktf stack (a JSON object)")
         stack.pop("import", None)
         stack.pop("removed", None)
         target = scan_dir / path.parent.name / "cdk.tf.json"
@@ -58,12 +68,19 @@ def nothing_to_check(outdir: Path) -> set[str]:
     }
 
 
+class InputError(Exception):
+    """Input the gate cannot scan; one line for the user."""
+
+
 def run_checkov(checkov: str, scan_dir: Path) -> dict:
-    result = subprocess.run(
-        [checkov, "-d", str(scan_dir), "--config-file", str(CONFIG_FILE), "--output", "json"],
-        capture_output=True,
-        text=True,
-    )
+    try:
+        result = subprocess.run(
+            [checkov, "-d", str(scan_dir), "--config-file", str(CONFIG_FILE), "--output", "json"],
+            capture_output=True,
+            text=True,
+        )
+    except OSError as error:
+        raise InputError(f"cannot run checkov {checkov!r} ({error.strerror}); install it (make test does) or pass --checkov PATH") from None
     # checkov exits 1 when a check failed; anything it could not report is an error.
     try:
         return json.loads(result.stdout)
@@ -98,16 +115,19 @@ def evaluate(report: dict, stacks: list[str], skipped: set[str], unchecked: Coll
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="tools/security_gate.py", description=__doc__.splitlines()[0])
     parser.add_argument("outdir", nargs="?", default="cdktf.out", type=Path)
     parser.add_argument("--checkov", default=shutil.which("checkov") or "checkov")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="security-gate-") as tmp:
-        stacks = copy_without_imports(args.outdir, Path(tmp))
-        if not stacks:
-            print(f"security gate: no synthesized stack under {args.outdir}/stacks; run make synth", file=sys.stderr)
-            return 1
-        report = run_checkov(args.checkov, Path(tmp))
+    try:
+        with tempfile.TemporaryDirectory(prefix="security-gate-") as tmp:
+            stacks = copy_without_imports(args.outdir, Path(tmp))
+            if not stacks:
+                raise InputError(f"no synthesized stack under {args.outdir}/stacks; run make synth")
+            report = run_checkov(args.checkov, Path(tmp))
+    except InputError as error:
+        print(f"error: security gate: {error}", file=sys.stderr)
+        return 2
     problems, summary = evaluate(report, stacks, skipped_ids(CONFIG_FILE.read_text()), nothing_to_check(args.outdir))
     print("\n".join(summary))
     for problem in problems:

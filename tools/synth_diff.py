@@ -16,12 +16,13 @@ for a GitHub comment.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tools.cli import OneLineParser
 
 MARKER = "<!-- cdktf-synth-diff -->"
 # GitHub refuses comments over 65,536 characters; leave room for the note.
@@ -75,8 +76,39 @@ class StackDiff:
         return bool(self.removed) or any(c.destructive for changes in self.changed.values() for c in changes)
 
 
+class InputError(Exception):
+    """A tree this tool cannot diff; one line for the user."""
+
+
 def read_tree(outdir: Path) -> dict[str, dict]:
-    return {p.parent.name: json.loads(p.read_text()) for p in sorted(Path(outdir).glob("stacks/*/cdk.tf.json"))}
+    """Stack name -> JSON of every stack under `outdir`; InputError for a
+    missing folder, a folder without stacks (a failed synthesis must not read
+    as "no changes") or a stack that is not a cdktf JSON object."""
+    outdir = Path(outdir)
+    if not outdir.is_dir():
+        raise InputError(f"{outdir} is not a directory; pass the cdktf.out folder of a synthesis")
+    tree = {path.parent.name: _read_stack(path) for path in sorted(outdir.glob("stacks/*/cdk.tf.json"))}
+    if not tree:
+        raise InputError(f"{outdir} holds no synthesized stack (stacks/*/cdk.tf.json); did the synthesis fail?")
+    return tree
+
+
+def _read_stack(path: Path) -> dict:
+    try:
+        stack = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InputError(f"cannot read {path} ({error.strerror})") from None
+    except (ValueError, RecursionError) as error:  # bad JSON, not UTF-8, nested too deep
+        raise InputError(f"{path} is not valid JSON: {' '.join(str(error).split())[:200]}") from None
+    sections = [stack.get(kind) for kind in ("resource", "data")] if isinstance(stack, dict) else []
+    well_formed = isinstance(stack, dict) and all(
+        section is None
+        or (isinstance(section, dict) and all(isinstance(items, dict) and all(isinstance(body, dict) for body in items.values()) for items in section.values()))
+        for section in sections
+    )
+    if not well_formed:
+        raise InputError(f"{path} is not a cdktf stack (a JSON object whose resource and data blocks map types to named objects)")
+    return stack
 
 
 def without_metadata(value: Any) -> Any:
@@ -226,12 +258,19 @@ def truncate(report: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m tools.synth_diff", description=__doc__.splitlines()[0])
     parser.add_argument("base", type=Path)
     parser.add_argument("head", type=Path)
     parser.add_argument("--fail-on-destructive", action="store_true")
     args = parser.parse_args(argv)
-    diffs = diff_trees(read_tree(args.base), read_tree(args.head))
+    try:
+        diffs = diff_trees(read_tree(args.base), read_tree(args.head))
+    except InputError as error:
+        print(f"error: synth diff: {error}", file=sys.stderr)
+        return 2
+    except RecursionError:
+        print("error: synth diff: a stack is nested too deeply to compare; is it synthesized JSON?", file=sys.stderr)
+        return 2
     sys.stdout.write(render(diffs))
     if args.fail_on_destructive and any(d.destructive for d in diffs):
         print("synth diff: destructive changes found (see the report)", file=sys.stderr)
