@@ -16,14 +16,14 @@ import pytest
 from google.auth.exceptions import DefaultCredentialsError
 
 from platform_config import Platform, runtime_account_id
+from platform_config.naming import service_account_email
 from tools import preflight as tool
 from tools.preflight import (
-    API_ENDPOINT_ENV,
     ANONYMOUS_ENV,
+    API_ENDPOINT_ENV,
     DEPLOYER_CUSTOM_ROLE_ID,
     TIMEOUT_ENV,
     required_permissions,
-    service_account_email,
 )
 
 from . import fake_google_apis

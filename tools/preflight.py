@@ -66,6 +66,7 @@ from platform_config import (
     load_platform,
     runtime_account_id,
 )
+from platform_config.naming import service_account_email
 from platform_config.role_permissions import ROLE_PERMISSIONS
 
 TIMEOUT_ENV = "PREFLIGHT_TIMEOUT"
@@ -102,10 +103,6 @@ STATE_NAMES = {
     "google_secret_manager_secret": "secret_id",
     "google_storage_bucket": "name",
 }
-
-
-def service_account_email(account_id: str, project: str) -> str:
-    return f"{account_id}@{project}.iam.gserviceaccount.com"
 
 
 def required_permissions(platform: Platform, identity: str) -> tuple[list[str], list[str]]:
