@@ -58,6 +58,7 @@ class FakeGoogle:
     run_services: set[str] = field(default_factory=set)  # projects/P/locations/L/services/S
     bindings: dict[str, list[dict]] = field(default_factory=dict)  # project -> IAM policy bindings
     denied_permissions: set[str] = field(default_factory=set)  # testIamPermissions leaves them out
+    unknown_permissions: set[str] = field(default_factory=set)  # testIamPermissions answers 400
     # Resource names answered with 403: projects/P/secrets/S, ..., and for
     # Cloud Storage b/BUCKET (its settings) and b/BUCKET/o (its objects).
     forbidden: set[str] = field(default_factory=set)
@@ -168,6 +169,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _granted(self, permissions: list[str], resource: str, storage: bool = False) -> tuple[int, dict]:
         if resource in self.fake.forbidden:
             return _error(403, "The caller does not have permission")
+        unknown = [p for p in permissions if p in self.fake.unknown_permissions]
+        if unknown:
+            return _error(400, f"Permission {unknown[0]} is not valid for this resource.")
         granted = [p for p in permissions if p not in self.fake.denied_permissions]
         extra = {"kind": "storage#testIamPermissionsResponse"} if storage else {}
         return 200, {**extra, "permissions": granted} if granted else extra

@@ -329,24 +329,44 @@ def test_a_bucket_without_versioning(world):
 def test_missing_permissions_are_listed_on_one_line_per_resource(world):
     world.provision()
     permissions, _ = required_permissions(world.platform, "deployer")
-    denied = {permissions[0], permissions[-1], "storage.objects.delete", "iam.serviceAccounts.actAs"}
+    denied = {permissions[0], permissions[-1], "storage.objects.delete", "iam.serviceAccounts.actAs", "secretmanager.versions.add"}
     world.fake.denied_permissions.update(denied)
     problems = world.run().problems
     project_line = [p for p in problems if p.endswith("or run as the deployer") and f"on project {world.project}" in p]
     assert project_line == [
-        f"the deployer of {world.env_name} lacks {permissions[0]}, {permissions[-1]} on project {world.project}: "
+        f"the deployer of {world.env_name} lacks {', '.join(sorted(denied & set(permissions)))} on project {world.project}: "
         f"re-apply bootstrap-{world.env_name} (it grants them), or run as the deployer"
     ]
     assert sum(f"lacks storage.objects.delete on gs://{world.environment.state_bucket}" in p for p in problems) == 1
     accounts = [p for p in problems if "lacks iam.serviceAccounts.actAs on" in p]
     assert len(accounts) == len(world.platform.services)
+    secrets = [p for p in problems if "lacks secretmanager.versions.add on secret" in p]
+    assert len(secrets) == len(url_secret_ids(world.platform, world.env_name))
+
+
+def test_a_403_outside_the_identitys_configured_permissions_is_a_note(world):
+    """E.g. a deployer that configuration gives no secret reads: the planner's
+    run, or an admin's, checks the operator secrets."""
+    world.provision()
+    platform = world.platform.model_copy(
+        update={"deployer_permissions": [p for p in world.platform.deployer_permissions if p != "secretmanager.secrets.get"]}
+    )
+    secrets = operator_secrets_read(platform)
+    world.fake.forbidden.update(world.secret(s) for s in secrets)
+    report = world.run(platform=platform)
+    assert report.problems == []
+    [note] = report.notes
+    assert note.startswith(f"not checked as the deployer of {world.env_name}, which configuration does not give secretmanager.secrets.get: ")
+    assert all(f"operator secret {s}" in note for s in secrets)
 
 
 def test_the_planner_needs_only_reads(world):
     world.provision()
     permissions, _ = required_permissions(world.platform, "deployer")
     writes = {p for p in permissions if p.rsplit(".", 1)[1] not in {"get", "list", "getIamPolicy"}}
-    world.fake.denied_permissions.update(writes | {"storage.objects.create", "storage.objects.delete", "iam.serviceAccounts.actAs"})
+    world.fake.denied_permissions.update(
+        writes | {"storage.objects.create", "storage.objects.delete", "iam.serviceAccounts.actAs", "secretmanager.versions.add"}
+    )
     assert world.run("planner").problems == []
     assert world.run("deployer").problems != []
 
@@ -358,6 +378,20 @@ def test_required_permissions_come_from_configuration(platform):
     planner, _ = required_permissions(platform, "planner")
     assert planner and set(planner) < set(deployer)
     assert all(p.rsplit(".", 1)[1] in {"get", "list", "getIamPolicy"} for p in planner)
+
+
+def test_a_permission_google_does_not_know_is_one_line_and_the_rest_goes_on(world):
+    world.provision()
+    permissions, _ = required_permissions(world.platform, "deployer")
+    world.fake.unknown_permissions.add(permissions[0])
+    member = f"serviceAccount:{service_account_email(world.environment.deployer_account_id, world.project)}"
+    world.fake.bindings[world.project].append({"role": "roles/run.admin", "members": [member]})
+    problems = world.run().problems
+    assert len(problems) == 2
+    assert problems[0].startswith("Resource Manager (")
+    assert "answered unexpectedly: 400 " in problems[0]
+    assert problems[0].endswith(f"Permission {permissions[0]} is not valid for this resource.")
+    assert "holds roles/run.admin" in problems[1]
 
 
 def test_a_role_without_expansion_is_reported(world):

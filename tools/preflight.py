@@ -86,12 +86,21 @@ STATE_BACKEND_PERMISSIONS = {
     "deployer": ("storage.objects.create", "storage.objects.delete", "storage.objects.get", "storage.objects.list"),
     "planner": ("storage.objects.get", "storage.objects.list"),
 }
+# The app stack writes the URL secrets' versions and reads them back (the
+# provider's google_secret_manager_secret_version: AddSecretVersion on create,
+# AccessSecretVersion on every refresh, the planner's plans included).
+# https://cloud.google.com/secret-manager/docs/access-control
+URL_SECRET_PERMISSIONS = {
+    "deployer": ("secretmanager.versions.access", "secretmanager.versions.add"),
+    "planner": ("secretmanager.versions.access",),
+}
 # Deploying a Cloud Run service that runs as an account needs actAs on it.
 # https://cloud.google.com/run/docs/securing/service-identity#permissions
 RUNTIME_ACCOUNT_PERMISSIONS = {"deployer": ("iam.serviceAccounts.actAs",), "planner": ()}
 # Names repeated from code that tools cannot import cheaply (the constructs load
-# the provider bindings): the deployer's custom role id (constructs_lib/ci_deployer.py)
-# and where a bootstrap state lives (stacks/bootstrap_stack.py).
+# the provider bindings): the deployer's custom role id (constructs_lib/ci_deployer.py;
+# per environment, with the suffix _<env>, once platform_config.naming.custom_role_id
+# lands) and where a bootstrap state lives (stacks/bootstrap_stack.py).
 DEPLOYER_CUSTOM_ROLE_ID = "cdktfDeployer"
 BOOTSTRAP_STATE_OBJECT = "bootstrap/default.tfstate"
 LOCAL_BOOTSTRAP_STATE = "stacks/bootstrap-{env}/terraform.tfstate"
@@ -206,6 +215,14 @@ class Preflight:
         # Secret name -> exists (None: 403), so a secret is asked for once.
         self.secrets_seen: dict[str, bool | None] = {}
         self.failed_apis: set[str] = set()
+        # What this identity is meant to hold; a 403 outside it is a note.
+        self.expected = {
+            *self.permissions,
+            *STATE_BACKEND_PERMISSIONS[identity],
+            *URL_SECRET_PERMISSIONS[identity],
+            *RUNTIME_ACCOUNT_PERMISSIONS[identity],
+        }
+        self.unchecked: dict[str, list[str]] = {}
 
     # --- wording --------------------------------------------------------------
 
@@ -218,6 +235,16 @@ class Preflight:
             f"permission denied on {what} ({permission} missing, so whether it exists is unknown): run as the "
             f"{self.identity} of {self.env_name}, or re-apply bootstrap-{self.env_name}, which grants it"
         )
+
+    def forbidden(self, what: str, permission: str) -> None:
+        """A 403 on reading something. A problem when configuration gives this
+        identity the permission; otherwise this identity is not meant to read
+        it (e.g. the deployer and operator secrets) and a note says what the
+        run left out: the other identity's preflight, or an admin's, checks it."""
+        if permission in self.expected:
+            self.report.problem(self.denied(what, permission))
+        else:
+            self.unchecked.setdefault(permission, []).append(what)
 
     def lacks(self, permissions: list[str], where: str) -> None:
         if permissions:
@@ -254,6 +281,11 @@ class Preflight:
         )
         for api, check in checks:
             self._guarded(api, check)
+        for permission, things in self.unchecked.items():
+            self.report.notes.append(
+                f"not checked as the {self.identity} of {self.env_name}, which configuration does not give {permission}: "
+                f"{', '.join(things)} (the other CI identity's preflight, or an admin's, checks them)"
+            )
         return self.report
 
     def _guarded(self, api: str, check) -> None:
@@ -280,7 +312,10 @@ class Preflight:
         elif isinstance(cause, ValueError):
             line = garbage
         elif isinstance(cause, exceptions.GoogleAPICallError):
-            line = f"{where} answered unexpectedly: {_short(cause)}"
+            # An answer to one call (e.g. 400 for a permission name Google does
+            # not know): the API itself works, its other checks go on.
+            self.report.problem(f"{where} answered unexpectedly: {_short(cause)}")
+            return
         else:
             raise cause
         self.failed_apis.add(api)
@@ -392,7 +427,7 @@ class Preflight:
             )
             return
         except exceptions.Forbidden:
-            self.report.problem(self.denied(what, "artifactregistry.repositories.get"))
+            self.forbidden(what, "artifactregistry.repositories.get")
             return
         docker = artifactregistry_v1.Repository.Format.DOCKER
         if found.format_ != docker:
@@ -410,7 +445,7 @@ class Preflight:
             try:
                 answer = self.google.apis.batch_get_services(request={"parent": parent, "names": names}, **self.google.gapic)
             except exceptions.Forbidden:
-                self.report.problem(self.denied(f"the API list of {self.project}", "serviceusage.services.get"))
+                self.forbidden(f"the API list of {self.project}", "serviceusage.services.get")
                 return
             # Google names them by project number: projects/123/services/run.googleapis.com
             enabled = {s.name.rsplit("/", 1)[1] for s in answer.services if s.state == service_usage_v1.State.ENABLED}
@@ -431,7 +466,7 @@ class Preflight:
         for secret, services in sorted(readers.items()):
             name = f"projects/{self.project}/secrets/{secret}"
             read_by = f"read by {', '.join(services)}"
-            exists = self._secret_exists(name, f"operator secret {secret} ({read_by})")
+            exists = self._secret_exists(name, f"operator secret {secret}")
             if exists is False:
                 self.report.problem(
                     f"operator secret {secret} does not exist in {self.project} ({read_by}): an operator creates it "
@@ -445,7 +480,7 @@ class Preflight:
                 )
                 has_enabled = next(iter(versions), None) is not None
             except exceptions.Forbidden:
-                self.report.problem(self.denied(f"the versions of secret {secret}", "secretmanager.versions.list"))
+                self.forbidden(f"the versions of secret {secret}", "secretmanager.versions.list")
                 continue
             if not has_enabled:
                 self.report.problem(
@@ -465,14 +500,14 @@ class Preflight:
             except exceptions.Forbidden:
                 cache[name] = None
         if cache[name] is None and what:
-            self.report.problem(self.denied(what, "secretmanager.secrets.get"))
+            self.forbidden(what, "secretmanager.secrets.get")
         return cache[name]
 
     def url_secrets(self) -> None:
         adopted = set(self.env.adopt_secrets)
         ids = [s.url_name for s in self.platform.services if s.url_name]
         ids.append(self.platform.service_urls_secret.format(project=self.project, env=self.env_name))
-        secret_permissions = scoped(self.permissions, "secretmanager.secrets")
+        secret_permissions = sorted({*scoped(self.permissions, "secretmanager.secrets"), *URL_SECRET_PERMISSIONS[self.identity]})
         for secret in ids:
             name = f"projects/{self.project}/secrets/{secret}"
             exists = self._secret_exists(name, f"URL secret {secret}")
@@ -487,8 +522,6 @@ class Preflight:
                 continue
             if secret not in adopted and self.managed("secret", secret) is False:
                 self.report.problem(self.not_adopted(f"URL secret {secret}", "adopt_secrets"))
-            if not secret_permissions:
-                continue
             granted = self.google.secrets.test_iam_permissions(
                 request={"resource": name, "permissions": secret_permissions}, **self.google.gapic
             ).permissions
@@ -508,7 +541,7 @@ class Preflight:
                 self.report.problem(f"runtime identity of {service.name} ({email}) missing: {self.bootstrap_first}")
                 continue
             except exceptions.Forbidden:
-                self.report.problem(self.denied(f"runtime identity of {service.name} ({email})", "iam.serviceAccounts.get"))
+                self.forbidden(f"runtime identity of {service.name} ({email})", "iam.serviceAccounts.get")
                 continue
             if service.name not in adopted and self.managed("account", email) is False:
                 self.report.problem(self.not_adopted(f"runtime identity of {service.name} ({email})", "adopt_runtime_accounts"))
@@ -524,7 +557,7 @@ class Preflight:
             self.report.problem(f"traditions bucket gs://{name} missing in {self.project}: {self.bootstrap_first}")
             return
         except exceptions.Forbidden:
-            self.report.problem(self.denied(f"traditions bucket gs://{name}", "storage.buckets.get"))
+            self.forbidden(f"traditions bucket gs://{name}", "storage.buckets.get")
             return
         if "traditions_bucket" not in {getattr(a, "value", a) for a in self.env.adopt} and self.managed("bucket", name) is False:
             self.report.problem(self.not_adopted(f"traditions bucket gs://{name}", "adopt (traditions_bucket)"))
@@ -539,7 +572,7 @@ class Preflight:
             except exceptions.NotFound:
                 continue
             except exceptions.Forbidden:
-                self.report.problem(self.denied(f"Cloud Run service {service.name}", "run.services.get"))
+                self.forbidden(f"Cloud Run service {service.name}", "run.services.get")
                 continue
             if service.name not in adopted and ("service", service.name) not in self.app_managed:
                 self.report.problem(self.not_adopted(f"service {service.name}", "adopt_services"))
@@ -564,7 +597,8 @@ class Preflight:
         member = f"serviceAccount:{email}"
         expected = set(self.platform.deployer_project_roles)
         if self.platform.deployer_permissions:
-            expected.add(f"projects/{self.project}/roles/{DEPLOYER_CUSTOM_ROLE_ID}")
+            custom = f"projects/{self.project}/roles/{DEPLOYER_CUSTOM_ROLE_ID}"
+            expected |= {custom, f"{custom}_{self.env_name}"}
         try:
             policy = self.google.projects.get_iam_policy(
                 request={"resource": f"projects/{self.project}", "options": {"requested_policy_version": 3}},
