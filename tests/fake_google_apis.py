@@ -111,6 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(*_error(403, "caller does not have storage.buckets.get access"))
         if path.startswith(("/storage/", "/upload/", "/download/")):
             return self._to_gcs(method, body)
+        if path == "/token":  # OAuth 2.0 token endpoint (RFC 6749 section 5.2): this fake refuses every grant
+            return self._json(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
         payload = json.loads(body) if body else {}
         self._json(*self._route(method, path, query, payload))
 

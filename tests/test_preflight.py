@@ -527,6 +527,44 @@ def test_a_credentials_path_that_is_a_directory_is_one_line(world, monkeypatch, 
     assert problem.startswith(f"cannot read the credentials file {tmp_path}: Is a directory")
 
 
+def federated_credentials(tmp_path: Path, token_url: str) -> str:
+    """A credentials file as google-github-actions/auth writes it (Workload
+    Identity Federation: an OIDC token exchanged at an STS endpoint), with the
+    token endpoint of a fake."""
+    oidc_token = tmp_path / "oidc-token"
+    oidc_token.write_text("header.payload.signature")
+    path = tmp_path / "credentials.json"
+    path.write_text(json.dumps({
+        "type": "external_account",
+        "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/github-pool/providers/github-oidc",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "token_url": token_url,
+        "credential_source": {"file": str(oidc_token)},
+    }))  # fmt: skip
+    return str(path)
+
+
+def test_refused_credentials_are_one_line(world, monkeypatch, tmp_path, fake_server):
+    monkeypatch.delenv(ANONYMOUS_ENV)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", federated_credentials(tmp_path, f"{fake_server.url}/token"))
+    [problem] = world.run().problems
+    assert problem.startswith("Google refused the credentials: ('Error code invalid_grant: Token has been expired or revoked.'")
+
+
+def test_a_token_endpoint_that_never_answers_is_one_bounded_line(world, monkeypatch, tmp_path):
+    silent = fake_google_apis.SilentServer()
+    monkeypatch.delenv(ANONYMOUS_ENV)
+    monkeypatch.setenv(TIMEOUT_ENV, "0.2")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", federated_credentials(tmp_path, f"{silent.url}/token"))
+    try:
+        started = time.monotonic()
+        [problem] = world.run().problems
+        assert time.monotonic() - started < 5
+    finally:
+        silent.close()
+    assert problem.startswith("cannot get an access token from Google: ")
+
+
 def test_a_bad_timeout_setting_is_one_line(world, monkeypatch):
     monkeypatch.setenv(TIMEOUT_ENV, "soon")
     assert world.run().problems == [f"{TIMEOUT_ENV}='soon' is not a number of seconds between 0 and 600; unset it or fix it"]

@@ -33,6 +33,7 @@ Credentials: Application Default Credentials. Environment:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -49,6 +50,7 @@ from google.api_core.retry import Retry, if_transient_error
 from google.auth import exceptions as auth_exceptions
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.transport.requests import AuthorizedSession
+from google.auth.transport.requests import Request as TokenRequest
 from google.cloud import (
     artifactregistry_v1,
     resourcemanager_v3,
@@ -638,10 +640,17 @@ def _short(error: BaseException) -> str:
     return " ".join(str(error).split())[:300] or type(error).__name__
 
 
-def credentials() -> Credentials:
+def credentials(timeout: float) -> Credentials:
+    """Application Default Credentials with a fresh token, fetched once within
+    the timeout (google-auth's own default is 120 s), so broken credentials
+    are one line rather than one per API."""
     if os.environ.get(ANONYMOUS_ENV) == "1":
         return AnonymousCredentials()
-    found, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    # Also bounds the project lookup that google.auth.default does for
+    # federated (external_account) credentials, the kind CI uses.
+    bounded = functools.partial(TokenRequest(), timeout=timeout)
+    found, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"], request=bounded)
+    found.refresh(bounded)
     return found
 
 
@@ -660,7 +669,7 @@ def preflight(platform: Platform, env_name: str, identity: str = "deployer") -> 
     """Every check for one environment; credentials and endpoints from the environment."""
     try:
         timeout = timeout_setting()
-        google_apis = Google(credentials(), platform.environments[env_name].project_id, timeout, os.environ.get(API_ENDPOINT_ENV))
+        google_apis = Google(credentials(timeout), platform.environments[env_name].project_id, timeout, os.environ.get(API_ENDPOINT_ENV))
     except auth_exceptions.DefaultCredentialsError as error:
         cause = f" ({_short(error)})" if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") else ""
         return Report(problems=[
@@ -672,6 +681,13 @@ def preflight(platform: Platform, env_name: str, identity: str = "deployer") -> 
             (f"cannot read the credentials file {error.filename}: {error.strerror}; point "
              "GOOGLE_APPLICATION_CREDENTIALS at a credentials JSON file, or unset it and run `gcloud auth application-default login`")
         ])  # fmt: skip
+    except (auth_exceptions.RefreshError, auth_exceptions.OAuthError) as error:
+        return Report(problems=[
+            (f"Google refused the credentials: {_short(error)}; run `gcloud auth application-default login` "
+             "(in CI, check the google-github-actions/auth step)")
+        ])  # fmt: skip
+    except auth_exceptions.TransportError as error:
+        return Report(problems=[f"cannot get an access token from Google: {_short(error)}"])
     except ValueError as error:
         return Report(problems=[_short(error)])
     outdir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
