@@ -106,13 +106,13 @@ RUNTIME_ACCOUNT_PERMISSIONS = {"deployer": ("iam.serviceAccounts.actAs",), "plan
 DEPLOYER_CUSTOM_ROLE_ID = "cdktfDeployer"
 BOOTSTRAP_STATE_OBJECT = "bootstrap/default.tfstate"
 LOCAL_BOOTSTRAP_STATE = "stacks/bootstrap-{env}/terraform.tfstate"
-# The resource types of a state file that the preflight looks for, and the
-# attribute that names each.
+# The resource types of a state file that the preflight looks for: their kind
+# here, and the attribute that names each.
 STATE_NAMES = {
-    "google_cloud_run_v2_service": "name",
-    "google_service_account": "email",
-    "google_secret_manager_secret": "secret_id",
-    "google_storage_bucket": "name",
+    "google_cloud_run_v2_service": ("service", "name"),
+    "google_service_account": ("account", "email"),
+    "google_secret_manager_secret": ("secret", "secret_id"),
+    "google_storage_bucket": ("bucket", "name"),
 }
 
 
@@ -624,13 +624,11 @@ class Preflight:
 
 def _names_in_state(text: str) -> set[tuple[str, str]]:
     """(kind, name) of the resources in a Terraform/OpenTofu state file."""
-    kinds = {"google_cloud_run_v2_service": "service", "google_service_account": "account",
-             "google_secret_manager_secret": "secret", "google_storage_bucket": "bucket"}  # fmt: skip
     names = set()
     for resource in json.loads(text).get("resources", []):
-        kind = kinds.get(resource.get("type"))
+        kind, attribute = STATE_NAMES.get(resource.get("type"), (None, None))
         for instance in resource.get("instances", []) if kind else []:
-            value = instance.get("attributes", {}).get(STATE_NAMES[resource["type"]])
+            value = instance.get("attributes", {}).get(attribute)
             if value:
                 names.add((kind, value))
     return names
