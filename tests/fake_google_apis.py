@@ -40,6 +40,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from platform_config import Platform, runtime_account_id
+from platform_config.naming import service_account_email
+from tools.preflight import DEPLOYER_CUSTOM_ROLE_ID
+
 PROJECT_NUMBER = "123456789012"
 STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}
 
@@ -68,6 +72,37 @@ class FakeGoogle:
         gcs_url = self.gcs_url
         self.__init__()
         self.gcs_url = gcs_url
+
+    def provision(self, platform: Platform, env_name: str) -> None:
+        """An environment as its bootstrap apply and its operators leave it
+        (the buckets are fake-gcs-server's): registry, every secret a service
+        reads and every URL secret with an enabled version, the APIs, the
+        runtime accounts, the deployer's configured roles."""
+        environment = platform.environments[env_name]
+        project = environment.project_id
+        registry = f"projects/{project}/locations/{environment.region}/repositories/{environment.registry_repository}"
+        self.repositories[registry] = "DOCKER"
+        for secret in operator_secrets_read(platform) + url_secret_ids(platform, env_name):
+            self.secrets[f"projects/{project}/secrets/{secret}"] = ["DISABLED", "ENABLED"]
+        self.enabled_apis[project] = set(platform.apis)
+        self.service_accounts.update(runtime_email(platform, s.name, env_name) for s in platform.services)
+        deployer = f"serviceAccount:{service_account_email(environment.deployer_account_id, project)}"
+        roles = [*platform.deployer_project_roles, f"projects/{project}/roles/{DEPLOYER_CUSTOM_ROLE_ID}"]
+        self.bindings[project] = [{"role": role, "members": [deployer]} for role in roles]
+
+
+def url_secret_ids(platform: Platform, env_name: str) -> list[str]:
+    environment = platform.environments[env_name]
+    ids = [s.url_name for s in platform.services if s.url_name]
+    return [*ids, platform.service_urls_secret.format(project=environment.project_id, env=env_name)]
+
+
+def operator_secrets_read(platform: Platform) -> list[str]:
+    return sorted({secret for s in platform.services for secret in s.secrets.values()})
+
+
+def runtime_email(platform: Platform, service: str, env_name: str) -> str:
+    return service_account_email(runtime_account_id(service, env_name), platform.environments[env_name].project_id)
 
 
 def _error(code: int, message: str) -> tuple[int, dict]:

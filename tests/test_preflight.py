@@ -15,18 +15,18 @@ from pathlib import Path
 import pytest
 from google.auth.exceptions import DefaultCredentialsError
 
-from platform_config import Platform, runtime_account_id
+from platform_config import Platform
 from platform_config.naming import service_account_email
 from tools import preflight as tool
 from tools.preflight import (
     ANONYMOUS_ENV,
     API_ENDPOINT_ENV,
-    DEPLOYER_CUSTOM_ROLE_ID,
     TIMEOUT_ENV,
     required_permissions,
 )
 
 from . import fake_google_apis
+from .fake_google_apis import operator_secrets_read, runtime_email, url_secret_ids
 from .conftest import ENVIRONMENTS, ROOT
 
 STATE_FILE = "terraform.tfstate"
@@ -37,20 +37,6 @@ def fake_server(gcs_emulator):
     server = fake_google_apis.start(gcs_emulator.url)
     yield server
     server.stop()
-
-
-def url_secret_ids(platform: Platform, env_name: str) -> list[str]:
-    environment = platform.environments[env_name]
-    ids = [s.url_name for s in platform.services if s.url_name]
-    return [*ids, platform.service_urls_secret.format(project=environment.project_id, env=env_name)]
-
-
-def operator_secrets_read(platform: Platform) -> list[str]:
-    return sorted({secret for s in platform.services for secret in s.secrets.values()})
-
-
-def runtime_email(platform: Platform, service: str, env_name: str) -> str:
-    return service_account_email(runtime_account_id(service, env_name), platform.environments[env_name].project_id)
 
 
 def traditions(platform: Platform, env_name: str) -> str:
@@ -79,20 +65,12 @@ class World:
         return f"projects/{self.project}/secrets/{secret_id}"
 
     def provision(self) -> World:
-        env, project, fake = self.environment, self.project, self.fake
-        client = self.gcs.client(project)
-        state = client.create_bucket(env.state_bucket)
+        client = self.gcs.client(self.project)
+        state = client.create_bucket(self.environment.state_bucket)
         state.versioning_enabled = True
         state.patch()
         client.create_bucket(traditions(self.platform, self.env_name))
-        fake.repositories[f"projects/{project}/locations/{env.region}/repositories/{env.registry_repository}"] = "DOCKER"
-        for secret in operator_secrets_read(self.platform) + url_secret_ids(self.platform, self.env_name):
-            fake.secrets[self.secret(secret)] = ["DISABLED", "ENABLED"]
-        fake.enabled_apis[project] = set(self.platform.apis)
-        fake.service_accounts.update(runtime_email(self.platform, s.name, self.env_name) for s in self.platform.services)
-        deployer = f"serviceAccount:{service_account_email(env.deployer_account_id, project)}"
-        roles = [*self.platform.deployer_project_roles, f"projects/{project}/roles/{DEPLOYER_CUSTOM_ROLE_ID}"]
-        fake.bindings[project] = [{"role": role, "members": [deployer]} for role in roles]
+        self.fake.provision(self.platform, self.env_name)
         # What the bootstrap created (the adopted URL secrets were imported).
         self.write_bootstrap_state(
             [("google_service_account", "email", runtime_email(self.platform, s.name, self.env_name)) for s in self.platform.services]
