@@ -26,8 +26,8 @@ from tools.preflight import (
 )
 
 from . import fake_google_apis
-from .fake_google_apis import operator_secrets_read, runtime_email, url_secret_ids
 from .conftest import ENVIRONMENTS, ROOT
+from .fake_google_apis import operator_secrets_read, runtime_email, url_secret_ids
 
 STATE_FILE = "terraform.tfstate"
 
