@@ -26,7 +26,7 @@ help:
 	@echo "make test                         run the whole test suite"
 	@echo "make cdktf-synth                  the same synthesis through the cdktf CLI"
 	@echo "make security                     synthesize, then checkov over every stack"
-	@echo "make preflight ENV=<env>          is the state backend ready for tofu init?"
+	@echo "make preflight ENV=<env>          does everything a deploy needs exist? (IDENTITY=planner: read-only)"
 	@echo "make synth-diff BASE=dir HEAD=dir report what changed between two cdktf.out trees"
 	@echo "make rehearse                     run the deploy workflows with act against local stand-ins"
 	@echo "make bench                        timings, written to bench/RESULTS.md"
@@ -70,7 +70,7 @@ synth-diff: $(VENV)/.synced
 	@test -n "$(BASE)" -a -n "$(HEAD)" || { echo "usage: make synth-diff BASE=<cdktf.out dir> HEAD=<cdktf.out dir> [FAIL_ON_DESTRUCTIVE=1]" >&2; exit 2; }
 	@$(PY) -m tools.synth_diff "$(BASE)" "$(HEAD)" $(if $(filter 1,$(FAIL_ON_DESTRUCTIVE)),--fail-on-destructive)
 
-# Is the environment's state backend ready for tofu init? (ENV=staging|production)
+# Does everything a deploy reads exist, and may the caller use it? (ENV=staging|production, IDENTITY=deployer|planner)
 preflight: $(VENV)/.synced
 	@$(PY) -m tools.preflight $(ENV) $(if $(IDENTITY),--identity $(IDENTITY))
 

@@ -1,0 +1,31 @@
+"""Predefined roles -> the permissions of each that deploying relies on.
+
+Data only. The preflight (tools/preflight.py) expands `deployer_project_roles`
+with this table and asks Google, with testIamPermissions, whether the caller
+holds the result together with `deployer_permissions`: the configuration stays
+the one place that says what the deployer may do.
+
+Each entry is the part of the role the deploy uses, not the whole role (whole
+roles hold permissions that testIamPermissions on a project rejects and that
+Google adds to over time). Every permission listed is in the role according to
+Google's role reference, checked 2026-11:
+https://cloud.google.com/iam/docs/roles-permissions/artifactregistry
+https://cloud.google.com/iam/docs/roles-permissions/serviceusage
+A role in configuration without an entry here is reported by the preflight.
+"""
+
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    # The plan-time data sources: the repository list and the image of each tag.
+    "roles/artifactregistry.reader": (
+        "artifactregistry.repositories.get",
+        "artifactregistry.repositories.list",
+        "artifactregistry.dockerimages.get",
+        "artifactregistry.dockerimages.list",
+    ),
+    # Calling the project's APIs on its quota.
+    "roles/serviceusage.serviceUsageConsumer": (
+        "serviceusage.services.get",
+        "serviceusage.services.list",
+        "serviceusage.services.use",
+    ),
+}
