@@ -7,11 +7,15 @@ nor `tofu` (as on GitHub's ubuntu-latest): synthesis needs no Terraform CLI.
   main.py's shortcuts: full provider import, garbage collector on, normal exit;
 - `python main.py` (what `make synth` runs), with the shortcuts;
 - this test session, which imports only the used provider submodules.
+
+With the shortcuts, jsii's node process loads only the provider's resource
+modules that the stacks use, as the Python side imports only those.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +23,7 @@ import textwrap
 
 import pytest
 
+from constructs_lib.provider_bindings import LAZY_INDEX, PACKAGE
 from platform_config import stack_names
 
 from .conftest import ROOT, stack_files
@@ -53,6 +58,7 @@ def test_cdktf_cli_without_shortcuts_writes_the_same_bytes(tmp_path, synth_dir):
         pytest.skip("cdktf-cli is not installed: run `make test` (it runs npm ci) to include this test")
     if not shutil.which("pipenv"):
         pytest.skip("pipenv is not on PATH: run `make test`, which puts the project's pipenv there")
+    assert str(LAZY_INDEX) not in os.environ.get("NODE_OPTIONS", ""), "the session's shortcut leaked into its subprocesses"
     outdir = tmp_path / "cli.out"
     result = subprocess.run(
         [str(CDKTF), "synth", "--output", str(outdir)],
@@ -77,6 +83,30 @@ def test_main_with_shortcuts_writes_the_same_bytes(tmp_path, synth_dir, platform
     assert result.returncode == 0, result.stderr
     assert stack_files(tmp_path / "out") == stack_files(synth_dir)
     assert sorted(stack_files(synth_dir)) == sorted(stack_names(platform.environments))
+
+
+def test_node_loads_only_the_provider_modules_python_imports(tmp_path):
+    """Node's module log (NODE_DEBUG=module) against the provider submodules
+    the same main.py run imported: the same set, not all ~1,470."""
+    script = textwrap.dedent(
+        f"""
+        import atexit, sys
+
+        def imported():
+            names = (m.split(".")[1] for m in sys.modules if m.startswith("{PACKAGE}.") and m.count(".") == 1)
+            print("\\n".join(sorted(n for n in names if n != "_jsii")))
+
+        atexit.register(imported)
+        import main
+        main.run()
+        """
+    )
+    result = run_main(tmp_path, {"NODE_DEBUG": "module"}, [sys.executable, "-c", script])
+    assert result.returncode == 0, result.stderr[-2000:]
+    python_side = {name.replace("_", "-") for name in result.stdout.split()}
+    node_side = set(re.findall(r'load "[^"]*/node_modules/@cdktf/provider-google/lib/([^/"]+)/index\.js"', result.stderr))
+    assert python_side
+    assert node_side == python_side
 
 
 def test_a_failing_construct_still_fails_the_synth(tmp_path):
