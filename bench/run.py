@@ -6,6 +6,8 @@ resident set of the process or any descendant it waited for (wait4's
 ru_maxrss), which is the jsii node process in every case here. Commands run
 in rounds (A B C D, A B C D, ...) after one warm-up round, so a drift of the
 machine's speed hits all of them alike; ratios are taken round by round.
+The load average before and after is reported: other work on the machine
+shows up as a wide spread of the per-round ratios.
 The benchmark is never part of `make test`: no test fails on a clock.
 """
 
@@ -15,6 +17,7 @@ import copy
 import json
 import os
 import platform as host
+import re
 import statistics
 import subprocess
 import sys
@@ -39,6 +42,8 @@ def _runs(variable: str, default: int) -> int:
 RUNS = _runs("BENCH_RUNS", 5)
 PHASE_RUNS = _runs("BENCH_PHASE_RUNS", 3)
 SCALING_SIZES = (10, 50, 200)
+TEST_BUDGET_S = 90
+SLOWEST = 8
 PY = str(ROOT / ".venv" / "bin" / "python")
 ENV = {
     **os.environ,
@@ -94,39 +99,50 @@ def side_by_side(outdir: Path) -> tuple[list[str], dict[str, list[tuple[float, f
 
 def ratio_rows(results: dict[str, list[tuple[float, float]]]) -> list[str]:
     naive = [w for w, _ in results["naive one-bucket app (`bench/naive_one_bucket.py`)"]]
-    rows = ["| ratio, round by round | median | min | max |", "|---|---|---|---|"]
+    rows = [f"| ratio, round by round ({len(naive)} rounds) | median | min | max |", "|---|---|---|---|"]
     for name in ("`make synth`", "app run directly (`python main.py`)", "`npx cdktf synth`"):
         ratios = [w / n for (w, _), n in zip(results[name], naive)]
         rows.append(f"| {name} / naive | {spread(ratios)} |")
     return rows
 
 
+def make_overhead_line() -> str:
+    """make's own share of `make synth`: the same recipe with `true` for the
+    interpreter (make, the prerequisite check, the shells, the closing `ls`)."""
+    samples = [measure(["make", "-s", "synth", "PY=true"])[0] * 1000 for _ in range(RUNS)]
+    return f"make's own share of `make synth` (`make -s synth PY=true`, {RUNS} runs): median {statistics.median(samples):.0f} ms, min {min(samples):.0f}, max {max(samples):.0f}; pipenv does not run when `.venv` is in sync."
+
+
+PHASES = {
+    "interpreter": "interpreter start-up",
+    "configuration": "configuration (load and validate)",
+    "cdktf": "jsii's node process + cdktf/constructs assemblies",
+    "provider_assembly_load": "provider jsii assembly load",
+    "provider_import": "provider Python import",
+    "construction": "construction (every stack)",
+    "synth": "synth (writing JSON)",
+    "exit": "exit (interpreter teardown)",
+}
+
+
 def phase_rows(outdir: Path) -> list[str]:
-    order = ["config_and_cdktf", "provider_assembly_load", "provider_import", "construction", "synth"]
-    labels = {
-        "config_and_cdktf": "configuration + cdktf/constructs assemblies",
-        "provider_assembly_load": "provider jsii assembly load",
-        "provider_import": "provider Python import",
-        "construction": "construction (every stack)",
-        "synth": "synth (writing JSON)",
-        "exit": "exit (interpreter teardown)",
-    }
-    rows = ["| phase | with shortcuts, s | full import, GC on, s |", "|---|---|---|"]
+    rows = ["| phase | with shortcuts (`main.py`), s | full import, GC on, s |", "|---|---|---|"]
     durations: dict[str, dict[str, list[float]]] = {}
     for mode in ("shortcuts", "full"):
-        durations[mode] = {key: [] for key in [*order, "exit"]}
+        durations[mode] = {key: [] for key in PHASES}
         for _ in range(PHASE_RUNS):
-            start = time.perf_counter()
+            previous = time.time()  # wall clock, as phases.py reports it
             result = subprocess.run([PY, "bench/phases.py", str(outdir / f"phases-{mode}"), mode], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True)
-            wall = time.perf_counter() - start
+            end = time.time()
             marks = json.loads(result.stdout)
-            previous = 0.0
-            for key in order:
-                durations[mode][key].append(marks[key] - previous)
-                previous = marks[key]
-            durations[mode]["exit"].append(wall - previous)
-    for key in [*order, "exit"]:
-        rows.append(f"| {labels[key]} | {statistics.median(durations['shortcuts'][key]):.2f} | {statistics.median(durations['full'][key]):.2f} |")
+            for key in PHASES:
+                mark = marks.get(key, end)
+                durations[mode][key].append(mark - previous)
+                previous = mark
+    for key, label in PHASES.items():
+        rows.append(f"| {label} | {statistics.median(durations['shortcuts'][key]):.2f} | {statistics.median(durations['full'][key]):.2f} |")
+    totals = {mode: statistics.median(map(sum, zip(*durations[mode].values()))) for mode in durations}
+    rows.append(f"| **total** | **{totals['shortcuts']:.2f}** | **{totals['full']:.2f}** |")
     return rows
 
 
@@ -162,21 +178,60 @@ def scaling_rows(outdir: Path) -> list[str]:
     return rows
 
 
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)s (setup|call|teardown) +(.+)$")
+
+
+def test_rows() -> list[str]:
+    """`make test` with pytest's per-test durations: the wall time against
+    the budget, the slowest files (setup + call + teardown of their tests)
+    and the slowest single steps (a setup's time is its fixtures')."""
+    start = time.perf_counter()
+    result = subprocess.run(["make", "-s", "test", "PYTEST_ARGS=--durations=0"], cwd=ROOT, env=ENV, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"make test failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
+    steps = [(float(m[1]), m[2], m[3]) for m in map(DURATION.match, result.stdout.splitlines()) if m]
+    per_file: dict[str, float] = {}
+    for seconds, _, nodeid in steps:
+        per_file[nodeid.split("::")[0]] = per_file.get(nodeid.split("::")[0], 0.0) + seconds
+    summary = next((line.strip("= ") for line in reversed(result.stdout.splitlines()) if " in " in line and ("passed" in line or "failed" in line)), "")
+    rows = [
+        f"`make test` (everything installed): {wall:.1f} s wall, budget {TEST_BUDGET_S} s; pytest: {summary}.",
+        "",
+        "| slowest test files | s (setup + call + teardown) |",
+        "|---|---|",
+        *(f"| `{path}` | {seconds:.1f} |" for path, seconds in sorted(per_file.items(), key=lambda item: -item[1])[:SLOWEST]),
+        "",
+        "| slowest steps (a setup is its fixtures) | step | s |",
+        "|---|---|---|",
+        *(f"| `{nodeid}` | {step} | {seconds:.1f} |" for seconds, step, nodeid in sorted(steps, reverse=True)[:SLOWEST]),
+    ]
+    return rows
+
+
+def load_average() -> str:
+    return " / ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def main() -> int:
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         outdir = Path(tmp)
         print("side by side...", file=sys.stderr)
         table, results = side_by_side(outdir)
+        overhead = make_overhead_line()
         print("phases...", file=sys.stderr)
         phases = phase_rows(outdir)
         print("scaling...", file=sys.stderr)
         scaling = scaling_rows(outdir)
     print("make test...", file=sys.stderr)
-    test_wall, _ = measure(["make", "-s", "test"])
+    tests = test_rows()
+    load_after = load_average()
     lines = [
         "# Synthesis benchmark",
         "",
         f"Written by `make bench` on {time.strftime('%Y-%m-%d')}. Machine: {machine_line()}.",
+        f"Load average (1, 5, 15 min) before: {load_before}; after: {load_after} (work besides the benchmark widens the spread).",
         "",
         f"## Every way to synthesize, side by side ({RUNS} rounds after one warm-up round)",
         "",
@@ -184,12 +239,20 @@ def main() -> int:
         "",
         *ratio_rows(results),
         "",
+        overhead,
+        "",
         "`make synth` and `python main.py` synthesize all four default stacks; the naive",
-        "app synthesizes one bucket. `npx cdktf synth` runs `main.py` through pipenv.",
+        "app (default `App`, plain import of the provider package) synthesizes one bucket.",
+        "`npx cdktf synth` runs `main.py` through pipenv. Every run reuses jsii's package",
+        "cache (filled by the warm-up round), as every run after a machine's first does.",
         "",
         f"## Where the time goes (median of {PHASE_RUNS})",
         "",
         *phases,
+        "",
+        "The shortcuts: only the used provider submodules, in Python and in jsii's node",
+        "process; no garbage collector; no interpreter teardown after success",
+        "(`constructs_lib/provider_bindings.py`).",
         "",
         "## Scaling with the number of services",
         "",
@@ -197,7 +260,7 @@ def main() -> int:
         "",
         "## Test suite",
         "",
-        f"`make test` (everything installed): {test_wall:.1f} s wall.",
+        *tests,
         "",
     ]
     report = "\n".join(lines)
