@@ -7,11 +7,9 @@ from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
 from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
+from platform_config.naming import service_account_email
+
 from .adoption import adopt_if
-
-
-def service_account_email(account_id: str, project: str) -> str:
-    return f"{account_id}@{project}.iam.gserviceaccount.com"
 
 
 class CiDeployer(Construct):

@@ -10,36 +10,8 @@ from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
 from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
-# What `tofu plan` of the stacks reads (get/list and IAM policies), and
-# nothing that changes a resource or reads a secret payload.
-PLANNER_PERMISSIONS = [
-    "run.services.get",
-    "run.services.list",
-    "run.services.getIamPolicy",
-    "run.revisions.get",
-    "run.revisions.list",
-    "run.operations.get",
-    "serviceusage.services.get",
-    "serviceusage.services.list",
-    "iam.serviceAccounts.get",
-    "iam.serviceAccounts.list",
-    "iam.serviceAccounts.getIamPolicy",
-    "secretmanager.secrets.get",
-    "secretmanager.secrets.list",
-    "secretmanager.secrets.getIamPolicy",
-    "secretmanager.versions.get",
-    "secretmanager.versions.list",
-    "storage.buckets.get",
-    "storage.buckets.list",
-    "storage.buckets.getIamPolicy",
-    "artifactregistry.repositories.get",
-    "artifactregistry.repositories.list",
-    "artifactregistry.dockerimages.get",
-    "artifactregistry.dockerimages.list",
-    "resourcemanager.projects.get",
-]
-# The project number in the gateway's service URLs; the push right is on the registry.
-BUILDER_PERMISSIONS = ["resourcemanager.projects.get"]
+from platform_config.role_permissions import BUILDER_PERMISSIONS, PLANNER_PERMISSIONS
+
 
 
 class CiIdentity(Construct):

@@ -60,6 +60,9 @@ class ContainerSpec:
     liveness_probe: HttpProbe | None = None
 
 
+ROLLOUT_ANNOTATION = "rollout"
+
+
 class CloudRunService(Construct):
     """A Cloud Run v2 service running as its own service account (created,
     with its secret access and the deployer's actAs, by the admin-applied
@@ -86,6 +89,7 @@ class CloudRunService(Construct):
         invoker_iam_disabled: bool = False,
         exists: bool = False,
         depends_on=None,
+        rollout: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.member = f"serviceAccount:{service_account_email}"
@@ -102,6 +106,8 @@ class CloudRunService(Construct):
             template=CloudRunV2ServiceTemplate(
                 service_account=service_account_email,
                 labels=labels,
+                # A new value makes a new revision, which reads the latest secret versions.
+                annotations={ROLLOUT_ANNOTATION: rollout} if rollout is not None else None,
                 scaling=CloudRunV2ServiceTemplateScaling(
                     min_instance_count=container.min_instances,
                     max_instance_count=container.max_instances,

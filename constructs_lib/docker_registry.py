@@ -13,13 +13,10 @@ from cdktf_cdktf_provider_google.artifact_registry_repository_iam_member import 
 )
 from constructs import Construct
 
+from platform_config.naming import registry_url_prefix
+
 from .adoption import adopt_if
 from .hardened_bucket import SECONDS_PER_DAY
-
-
-def registry_url_prefix(region: str, project: str, repository_id: str) -> str:
-    """`{region}-docker.pkg.dev/{project}/{repository}`: prepend to `image:tag`."""
-    return f"{region}-docker.pkg.dev/{project}/{repository_id}"
 
 
 class DockerRegistry(Construct):

@@ -7,8 +7,9 @@ from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccountIamMember
 from constructs import Construct
 
+from platform_config.naming import service_account_email
+
 from .adoption import adopt_if
-from .ci_deployer import service_account_email
 
 
 class RuntimeIdentity(Construct):

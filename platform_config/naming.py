@@ -7,12 +7,19 @@ from .templates import render
 # The app stack's input that starts new revisions when it changes, and its
 # output of the deployed image tags (read by plans of what runs now).
 ROLLOUT_VARIABLE = "rollout"
+ROLLOUT_OUTPUT = "rollout_id"
 IMAGE_TAGS_OUTPUT = "image_tags"
 
 
 def runtime_account_id(service_name: str, environment_name: str) -> str:
     """The runtime service account of a service, e.g. journal-service-production."""
     return f"{service_name}-{environment_name}"
+
+
+# Where the bootstrap's state lives in the state bucket once moved there, and
+# the object the GCS backend writes under a prefix (workspace "default").
+BOOTSTRAP_STATE_PREFIX = "bootstrap"
+STATE_OBJECT = "default.tfstate"
 
 
 def app_state_prefix(environment_name: str) -> str:

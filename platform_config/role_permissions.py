@@ -29,3 +29,36 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "serviceusage.services.use",
     ),
 }
+
+# The CI identities besides the deployer (constructs_lib/ci_identities.py
+# grants exactly these; the preflight checks them).
+# What `tofu plan` of the stacks reads (get/list and IAM policies), and
+# nothing that changes a resource or reads a secret payload.
+PLANNER_PERMISSIONS = [
+    "run.services.get",
+    "run.services.list",
+    "run.services.getIamPolicy",
+    "run.revisions.get",
+    "run.revisions.list",
+    "run.operations.get",
+    "serviceusage.services.get",
+    "serviceusage.services.list",
+    "iam.serviceAccounts.get",
+    "iam.serviceAccounts.list",
+    "iam.serviceAccounts.getIamPolicy",
+    "secretmanager.secrets.get",
+    "secretmanager.secrets.list",
+    "secretmanager.secrets.getIamPolicy",
+    "secretmanager.versions.get",
+    "secretmanager.versions.list",
+    "storage.buckets.get",
+    "storage.buckets.list",
+    "storage.buckets.getIamPolicy",
+    "artifactregistry.repositories.get",
+    "artifactregistry.repositories.list",
+    "artifactregistry.dockerimages.get",
+    "artifactregistry.dockerimages.list",
+    "resourcemanager.projects.get",
+]
+# The project number in the gateway's service URLs; the push right is on the registry.
+BUILDER_PERMISSIONS = ["resourcemanager.projects.get"]

@@ -27,6 +27,9 @@ from pathlib import Path
 
 WORLD = Path(os.environ.get("REHEARSAL_WORLD", "."))
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from platform_config.naming import IMAGE_TAGS_OUTPUT, ROLLOUT_OUTPUT, ROLLOUT_VARIABLE  # noqa: E402
 # Files whose modification time tells `make` to reinstall: a fresh clone must
 # not look newer than the shared installs.
 INSTALL_INPUTS = ("Pipfile.lock", "package-lock.json", "tools/checkov-requirements.txt")
@@ -126,7 +129,6 @@ def _token_claims() -> dict:
 
 
 def auth(_args: list[str]) -> int:
-    sys.path.insert(0, str(PROJECT_ROOT))
     from platform_config.workload_identity import granted_access
 
     provider_name = os.environ["INPUT_PROVIDER"]
@@ -279,8 +281,8 @@ def _outputs(config: dict, variables: dict[str, str]) -> dict:
     }
     return {
         "service_urls": {"value": {name: f"{base}/{name}" for name in services}},
-        "image_tags": {"value": images},
-        "rollout": {"value": variables.get("rollout", "")},
+        IMAGE_TAGS_OUTPUT: {"value": images},
+        ROLLOUT_OUTPUT: {"value": variables.get(ROLLOUT_VARIABLE, "")},
     }
 
 

@@ -31,28 +31,29 @@ from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject
 from cdktf_cdktf_provider_google.data_google_service_accounts import DataGoogleServiceAccounts
 from constructs import Construct
 
-from constructs_lib.ci_deployer import service_account_email
 from constructs_lib.cloud_run_service import CloudRunService, ContainerSpec, HttpProbe
-from constructs_lib.docker_registry import registry_url_prefix
 from constructs_lib.published_secret import PublishedSecretValue
 from platform_config import Platform, Service, app_state_prefix, image_tag_variable_name, runtime_account_id
-from platform_config.naming import service_urls_secret_id, traditions_bucket_name
+from platform_config.naming import (
+    IMAGE_TAGS_OUTPUT,
+    ROLLOUT_OUTPUT,
+    ROLLOUT_VARIABLE,
+    registry_url_prefix,
+    service_account_email,
+    service_url,
+    service_urls_secret_id,
+    traditions_bucket_name,
+)
 from platform_config.templates import render
 
 from .environment import environment_labels, google_provider
 from .layout_move import forget_moved_resources
+
 # Conditions below are `${...}`: in Terraform JSON a string is a template, so
 # a bare expression would be a literal string, which tofu refuses ("must
 # refer to at least one object").
 # Docker's tag grammar.
 IMAGE_TAG_PATTERN = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
-
-
-def deterministic_service_url(service_name: str, project_number: str, region: str) -> str:
-    """Cloud Run's URL for a service, known before the service exists; wiring
-    it instead of a resource reference lets services call each other in a
-    cycle (journal <-> users) within one apply."""
-    return f"https://{service_name}-{project_number}.{region}.run.app"
 
 
 def json_url_key(url_name: str) -> str:
@@ -74,16 +75,23 @@ class AppStack(TerraformStack):
         registry_check = self._registry_check(env_name, project, region, environment.registry_repository)
         image_tags = self._image_tags(platform, registry_check, project, region, environment.registry_repository)
         identities_check = self._runtime_identities_check(platform, env_name, project)
+        rollout = TerraformVariable(
+            self,
+            ROLLOUT_VARIABLE,
+            type="string",
+            default="",
+            nullable=False,
+            description="Any new value starts new revisions of every service (after a secret rotation); CI passes the deploy's rollout input",
+        ).string_value
 
         traditions_name = traditions_bucket_name(platform, env_name)
         placeholders = {"env": env_name, "project": project, "region": region, "traditions": traditions_name, **environment.vars}
         image_prefix = registry_url_prefix(region, project, environment.registry_repository)
         services: dict[str, CloudRunService] = {}
         for service in platform.services:
-            url_env = {
-                platform.service(called).url_name: deterministic_service_url(called, project_number, region)
-                for called in service.calls
-            }
+            # Deterministic URLs instead of resource references: services call
+            # each other in a cycle (journal <-> users) within one apply.
+            url_env = {platform.service(called).url_name: service_url(called, project_number, region) for called in service.calls}
             spec = _container_spec(platform, service, placeholders, url_env, f"{image_prefix}/{service.image}:{image_tags[service.image]}")
             services[service.name] = CloudRunService(
                 self,
@@ -99,6 +107,7 @@ class AppStack(TerraformStack):
                 exists=service.name in environment.adopt_services,
                 # A plan before the bootstrap fails on the check, not on a revision.
                 depends_on=[identities_check],
+                rollout=rollout,
             )
 
         for service in platform.services:
@@ -129,6 +138,9 @@ class AppStack(TerraformStack):
             forget_moved_resources(self, platform, env_name)
 
         TerraformOutput(self, "service_urls", value={name: svc.uri for name, svc in services.items()})
+        # What runs now, for plans that must not change it (pull requests, drift).
+        TerraformOutput(self, IMAGE_TAGS_OUTPUT, value=image_tags)
+        TerraformOutput(self, ROLLOUT_OUTPUT, value=rollout)
 
     def _runtime_identities_check(self, platform: Platform, env_name: str, project: str):
         """Fails `tofu plan` early, naming what is missing, when the

@@ -19,6 +19,7 @@ from constructs_lib.project_services import ProjectServices
 from constructs_lib.published_secret import WRITER_ROLES, PublishedSecret
 from constructs_lib.runtime_identity import RuntimeIdentity
 from platform_config import Adoptable, Platform, custom_role_id, runtime_account_id, url_secret_ids
+from platform_config.naming import BOOTSTRAP_STATE_PREFIX
 from platform_config.workload_identity import attribute_condition, attribute_mapping
 
 from .environment import bucket_retention, environment_labels, google_provider
@@ -26,7 +27,6 @@ from .environment import bucket_retention, environment_labels, google_provider
 # Relative, so the state lives in the stack's own folder and the synthesized
 # JSON holds no path of the machine it was synthesized on.
 LOCAL_STATE_FILE = "terraform.tfstate"
-BOOTSTRAP_STATE_PREFIX = "bootstrap"
 TRADITIONS_ROLES = {"objectViewer": "roles/storage.objectViewer", "objectAdmin": "roles/storage.objectAdmin"}
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from platform_config import ConfigError, Platform, image_tag_variable_name, load_platform
 from platform_config.naming import (
     IMAGE_TAGS_OUTPUT,
+    ROLLOUT_OUTPUT,
     ROLLOUT_VARIABLE,
     registry_url_prefix,
     service_account_email,
@@ -186,7 +187,7 @@ def run(argv: list[str]) -> list[str]:
         return [json.dumps(tfvars(platform, tags, rest[1] if len(rest) == 2 else ""), indent=2)]
     if command == "deployed-tfvars" and len(rest) == 1:
         outputs = _json_file(rest[0], "OUTPUTS_JSON")
-        rollout = outputs.get(ROLLOUT_VARIABLE, {}).get("value", "")
+        rollout = outputs.get(ROLLOUT_OUTPUT, {}).get("value", "")
         return [json.dumps(tfvars(platform, deployed_tags(platform, outputs), rollout), indent=2)]
     raise PlanError(f"unknown command {' '.join(argv[1:])!r}; see `python -m tools.ci_plan --help`")
 

@@ -61,15 +61,9 @@ from google.cloud import (
 from google.cloud.storage.retry import DEFAULT_RETRY as STORAGE_RETRY
 from google.protobuf.json_format import ParseError
 
-from platform_config import (
-    ConfigError,
-    Platform,
-    app_state_prefix,
-    load_platform,
-    runtime_account_id,
-)
-from platform_config.naming import service_account_email
-from platform_config.role_permissions import ROLE_PERMISSIONS
+from platform_config import ConfigError, Platform, app_state_prefix, custom_role_id, load_platform, runtime_account_id
+from platform_config.naming import BOOTSTRAP_STATE_PREFIX, STATE_OBJECT, service_account_email
+from platform_config.role_permissions import PLANNER_PERMISSIONS, ROLE_PERMISSIONS
 
 TIMEOUT_ENV = "PREFLIGHT_TIMEOUT"
 API_ENDPOINT_ENV = "PREFLIGHT_API_ENDPOINT"
@@ -79,7 +73,6 @@ DEFAULT_TIMEOUT = 20.0
 
 DEPLOY_FROM_SCRATCH = "(README, Deploy from scratch)"
 IDENTITIES = ("deployer", "planner")
-READ_VERBS = frozenset({"get", "list", "getIamPolicy"})
 
 # What OpenTofu's gcs backend does with the state bucket: a locked apply
 # writes, reads, lists and deletes objects; `plan -lock=false` reads and lists.
@@ -103,8 +96,7 @@ RUNTIME_ACCOUNT_PERMISSIONS = {"deployer": ("iam.serviceAccounts.actAs",), "plan
 # the provider bindings): the deployer's custom role id (constructs_lib/ci_deployer.py;
 # per environment, with the suffix _<env>, once platform_config.naming.custom_role_id
 # lands) and where a bootstrap state lives (stacks/bootstrap_stack.py).
-DEPLOYER_CUSTOM_ROLE_ID = "cdktfDeployer"
-BOOTSTRAP_STATE_OBJECT = "bootstrap/default.tfstate"
+BOOTSTRAP_STATE_OBJECT = f"{BOOTSTRAP_STATE_PREFIX}/{STATE_OBJECT}"
 LOCAL_BOOTSTRAP_STATE = "stacks/bootstrap-{env}/terraform.tfstate"
 # The resource types of a state file that the preflight looks for: their kind
 # here, and the attribute that names each.
@@ -118,14 +110,14 @@ STATE_NAMES = {
 
 def required_permissions(platform: Platform, identity: str) -> tuple[list[str], list[str]]:
     """(the permissions the identity needs on the project, roles missing from
-    the expansion table). One source: `deployer_permissions` plus the
-    permissions of `deployer_project_roles`; the planner needs their reads."""
+    the expansion table). The deployer: `deployer_permissions` plus the
+    permissions of `deployer_project_roles`; the planner: its own role's list."""
     unknown = [role for role in platform.deployer_project_roles if role not in ROLE_PERMISSIONS]
     permissions = set(platform.deployer_permissions)
     for role in platform.deployer_project_roles:
         permissions.update(ROLE_PERMISSIONS.get(role, ()))
     if identity == "planner":
-        permissions = {p for p in permissions if p.rsplit(".", 1)[1] in READ_VERBS}
+        return sorted(PLANNER_PERMISSIONS), []
     return sorted(permissions), unknown
 
 
@@ -599,8 +591,7 @@ class Preflight:
         member = f"serviceAccount:{email}"
         expected = set(self.platform.deployer_project_roles)
         if self.platform.deployer_permissions:
-            custom = f"projects/{self.project}/roles/{DEPLOYER_CUSTOM_ROLE_ID}"
-            expected |= {custom, f"{custom}_{self.env_name}"}
+            expected.add(f"projects/{self.project}/roles/{custom_role_id('cdktfDeployer', self.env_name)}")
         try:
             policy = self.google.projects.get_iam_policy(
                 request={"resource": f"projects/{self.project}", "options": {"requested_policy_version": 3}},
