@@ -89,6 +89,16 @@ def check_no_push_no_apply(reason: str) -> Callable[[Rehearsal, Outcome], None]:
     return check
 
 
+def check_build_failure(image: str) -> Callable[[Rehearsal, Outcome], None]:
+    def check(rehearsal: Rehearsal, outcome: Outcome) -> None:
+        check_stopped_before_changes("rehearsed failure")(rehearsal, outcome)
+        expect(outcome.job_results().get("build-images") == "failure", "the failing build did not fail its job")
+        expect(not [r for r in outcome.of("tofu") if r["command"] == "plan"], "a plan ran after a failed build")
+        expect(not any(f"/{image}:" in p for p in pushed(outcome)), f"{image} was pushed although its build failed")
+
+    return check
+
+
 def check_health_failure(service: str) -> Callable[[Rehearsal, Outcome], None]:
     def check(rehearsal: Rehearsal, outcome: Outcome) -> None:
         expect(outcome.exit_code != 0, "the run succeeded although a service is unhealthy")
@@ -142,8 +152,8 @@ def scenarios(rehearsal: Rehearsal):
     yield Scenario("happy-path", environment=production), check_happy_path
     yield (Scenario("no-state-bucket", environment=production, missing_state_bucket=True),
            check_no_push_no_apply(state_bucket))
-    yield (Scenario("image-build-fails", environment=production, fail_builds=[images(platform)[0]]),
-           check_stopped_before_changes("rehearsed failure"))
+    yield (Scenario("image-build-fails", environment=production, app_version="1.0.1", fail_builds=[images(platform)[0]]),
+           check_build_failure(images(platform)[0]))
     yield (Scenario("foreign-caller", environment=production, caller=f"{rehearsal.github['app_repository']}-fork"),
            check_no_push_no_apply("rejected by the attribute condition"))
     yield Scenario("unhealthy-service", environment=production, unhealthy=[gateway]), check_health_failure(gateway)
@@ -156,13 +166,14 @@ def scenarios(rehearsal: Rehearsal):
 
 
 def main() -> int:
-    from tests import gcs_emulator
+    from tests import fake_google_apis, gcs_emulator
 
     workdir = Path(tempfile.mkdtemp(prefix="rehearsal-"))
     gcs = gcs_emulator.start()
+    google = fake_google_apis.start(gcs.url)
     failed = False
     try:
-        rehearsal = Rehearsal(workdir, gcs)
+        rehearsal = Rehearsal(workdir, gcs, google)
         for scenario, check in scenarios(rehearsal):
             outcome = rehearsal.run(scenario)
             try:
@@ -172,6 +183,7 @@ def main() -> int:
                 failed = True
                 print(f"rehearsal {scenario.name}: FAILED {why}", flush=True)
     finally:
+        google.stop()
         gcs_emulator.stop(gcs)
     if failed:
         print(f"rehearsal logs and records: {workdir}/world/<scenario>/", file=sys.stderr)

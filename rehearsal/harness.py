@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from platform_config import load_platform
-from platform_config.naming import service_account_email, workload_identity_provider_name
+from platform_config.naming import service_account_email, traditions_bucket_name, workload_identity_provider_name
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOME = Path(__file__).resolve().parent
@@ -65,6 +65,8 @@ class Scenario:
     fail_builds: list[str] = field(default_factory=list)
     unhealthy: list[str] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)
+    # A new application release (VERSION) committed before the run: new tags, so every image is built.
+    app_version: str | None = None
     # Tags in the registry before the run, for every image (an earlier release).
     seed_tag: str | None = None
     # Run this repository's drift workflow instead of the application's caller.
@@ -101,9 +103,10 @@ class _HealthHandler(BaseHTTPRequestHandler):
 class Rehearsal:
     """One world per rehearsal; scenarios run one after another in it."""
 
-    def __init__(self, workdir: Path, gcs):
+    def __init__(self, workdir: Path, gcs, google):
         self.workdir = workdir
         self.gcs = gcs
+        self.google = google
         raw = yaml.safe_load((PROJECT_ROOT / "config" / "platform.yaml").read_text())
         self.config = copy.deepcopy(raw)
         for index, environment in enumerate(self.config["environments"].values()):
@@ -199,8 +202,13 @@ class Rehearsal:
         self._carry_over_cloud(world)
         environment = self.platform.environments[scenario.environment]
         self.gcs.reset()
+        self.google.fake.reset()
+        self.google.fake.provision(self.platform, scenario.environment)
+        buckets = [traditions_bucket_name(self.platform, scenario.environment)]
         if not scenario.missing_state_bucket:
-            bucket = self.gcs.client(environment.project_id).bucket(environment.state_bucket)
+            buckets.append(environment.state_bucket)
+        for name in buckets:
+            bucket = self.gcs.client(environment.project_id).bucket(name)
             bucket.versioning_enabled = True
             bucket.create(location=environment.region)
         self._seed(world, scenario)
@@ -213,6 +221,10 @@ class Rehearsal:
             ref = f"refs/heads/{environment.deploy_branch}"
             event_name = "workflow_dispatch" if scenario.inputs else "push"
             subprocess.run(["git", "-C", str(self.app), "checkout", "-q", environment.deploy_branch], check=True)
+            if scenario.app_version:
+                (self.app / "VERSION").write_text(f"{scenario.app_version}\n")
+                subprocess.run(["git", "-C", str(self.app), "-c", "user.name=rehearsal", "-c", "user.email=rehearsal@localhost",
+                                "commit", "-q", "-am", f"release {scenario.app_version}"], check=True)
         subprocess.run(["git", "-C", str(directory), "remote", "remove", "origin"], capture_output=True)
         subprocess.run(["git", "-C", str(directory), "remote", "add", "origin", f"https://github.com/{repository}"], check=True)
         sha = subprocess.run(["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
@@ -237,7 +249,10 @@ class Rehearsal:
             "REHEARSAL_RUN_BASE": health.base,
             "REHEARSAL_FAIL_BUILD": " ".join(scenario.fail_builds),
             "PATH": f"{HOME / 'bin'}:{os.environ['PATH']}",
-            "STORAGE_EMULATOR_HOST": self.gcs.url,
+            # The real preflight, against the fake Google APIs (storage proxied to fake-gcs-server).
+            "STORAGE_EMULATOR_HOST": self.google.url,
+            "PREFLIGHT_API_ENDPOINT": self.google.url,
+            "PREFLIGHT_ANONYMOUS_CREDENTIALS": "1",
             "PLATFORM_CONFIG": "config/platform.yaml",
             "VERIFY_ATTEMPTS": "2",
             "VERIFY_INTERVAL_SECONDS": "0.2",
