@@ -1,0 +1,38 @@
+"""Every construct's docstring example runs, in a bare stack, and makes resources."""
+
+import sys
+
+import pytest
+
+from constructs_lib.ci_deployer import CiDeployer
+from constructs_lib.ci_identities import CiIdentity
+from constructs_lib.cloud_run_service import CloudRunService
+from constructs_lib.docker_registry import DockerRegistry
+from constructs_lib.github_workload_identity import GitHubWorkloadIdentity
+from constructs_lib.hardened_bucket import HardenedBucket
+from constructs_lib.project_services import ProjectServices
+from constructs_lib.published_secret import PublishedSecret, PublishedSecretValue
+from constructs_lib.runtime_identity import RuntimeIdentity
+
+from .bare_stack import bare_stack, docstring_example, synth
+
+CONSTRUCTS = [
+    HardenedBucket,
+    DockerRegistry,
+    CiDeployer,
+    CiIdentity,
+    GitHubWorkloadIdentity,
+    ProjectServices,
+    CloudRunService,
+    PublishedSecret,
+    PublishedSecretValue,
+    RuntimeIdentity,
+]
+
+
+@pytest.mark.parametrize("construct", CONSTRUCTS, ids=lambda c: c.__name__)
+def test_docstring_example_runs(construct):
+    stack = bare_stack()
+    # The example sees what its own module imports, and `stack`.
+    exec(docstring_example(construct), {**vars(sys.modules[construct.__module__]), "stack": stack})
+    assert synth(stack)["resource"]
