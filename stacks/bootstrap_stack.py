@@ -19,7 +19,7 @@ from constructs_lib.project_services import ProjectServices
 from constructs_lib.published_secret import WRITER_ROLES, PublishedSecret
 from constructs_lib.runtime_identity import RuntimeIdentity
 from platform_config import Adoptable, Platform, custom_role_id, runtime_account_id, url_secret_ids
-from platform_config.naming import BOOTSTRAP_STATE_PREFIX
+from platform_config.naming import BOOTSTRAP_STATE_PREFIX, traditions_bucket_name
 from platform_config.workload_identity import attribute_condition, attribute_mapping
 
 from .environment import bucket_retention, environment_labels, google_provider
@@ -33,53 +33,74 @@ TRADITIONS_ROLES = {"objectViewer": "roles/storage.objectViewer", "objectAdmin":
 class BootstrapStack(TerraformStack):
     def __init__(self, scope: Construct, id: str, *, platform: Platform, env_name: str) -> None:
         super().__init__(scope, id)
-        environment = platform.environments[env_name]
-        project = environment.project_id
-        adopt = set(environment.adopt)
+        self.platform = platform
+        self.env_name = env_name
+        self.environment = platform.environments[env_name]
+        self.adopt = set(self.environment.adopt)
         labels = environment_labels(platform, env_name)
 
-        if environment.bootstrap_backend == "gcs":
-            GcsBackend(self, bucket=environment.state_bucket, prefix=BOOTSTRAP_STATE_PREFIX)
-        else:
-            LocalBackend(self, path=LOCAL_STATE_FILE)
-        google_provider(self, environment)
-
-        apis = ProjectServices(self, "apis", project=project, apis=platform.apis)
-        registry = DockerRegistry(
-            self,
-            "registry",
-            project=project,
-            region=environment.region,
-            repository_id=environment.registry_repository,
-            keep_recent_versions=platform.registry_cleanup.keep_recent_versions,
-            delete_untagged_after_days=platform.registry_cleanup.delete_untagged_after_days,
-            labels=labels,
-            exists=Adoptable.registry in adopt,
-        )
-        state_bucket = HardenedBucket(
-            self,
-            "state-bucket",
-            project=project,
-            name=environment.state_bucket,
-            location=environment.state_bucket_location or environment.region,
-            retention=bucket_retention(platform),
-            labels={**labels, "purpose": "tofu-state"},
-            exists=Adoptable.state_bucket in adopt,
-        )
-        deployer = CiDeployer(
-            self,
-            "deployer",
-            project=project,
-            account_id=environment.deployer_account_id,
-            project_roles=platform.deployer_project_roles,
-            custom_role_permissions=platform.deployer_permissions,
-            role_id=custom_role_id("cdktfDeployer", env_name),
-            exists=Adoptable.deployer in adopt,
-        )
+        self._backend_and_provider()
+        apis = ProjectServices(self, "apis", project=self.environment.project_id, apis=platform.apis)
+        registry = self._registry(labels)
+        state_bucket = self._state_bucket(labels)
+        deployer = self._deployer()
         state_bucket.grant("deployer-state-access", role="roles/storage.objectAdmin", member=deployer.member)
         registry.grant("deployer-image-push", role="roles/artifactregistry.writer", member=deployer.member)
+        planner, builder = self._planner_and_builder(state_bucket, registry)
+        github = self._github_workload_identity(deployer, planner, builder)
+        admin_owned = self._admin_owned_app_resources(deployer, planner, labels)
+        after(apis.services, registry, state_bucket, deployer, planner, builder, github, *admin_owned)
+        self._outputs(deployer, planner, builder, github, registry, state_bucket)
 
-        # CI identities besides the deployer, and who may act as which.
+    def _backend_and_provider(self) -> None:
+        if self.environment.bootstrap_backend == "gcs":
+            GcsBackend(self, bucket=self.environment.state_bucket, prefix=BOOTSTRAP_STATE_PREFIX)
+        else:
+            LocalBackend(self, path=LOCAL_STATE_FILE)
+        google_provider(self, self.environment)
+
+    def _registry(self, labels: dict[str, str]) -> DockerRegistry:
+        environment, cleanup = self.environment, self.platform.registry_cleanup
+        return DockerRegistry(
+            self,
+            "registry",
+            project=environment.project_id,
+            region=environment.region,
+            repository_id=environment.registry_repository,
+            keep_recent_versions=cleanup.keep_recent_versions,
+            delete_untagged_after_days=cleanup.delete_untagged_after_days,
+            labels=labels,
+            exists=Adoptable.registry in self.adopt,
+        )
+
+    def _state_bucket(self, labels: dict[str, str]) -> HardenedBucket:
+        environment = self.environment
+        return HardenedBucket(
+            self,
+            "state-bucket",
+            project=environment.project_id,
+            name=environment.state_bucket,
+            location=environment.state_bucket_location or environment.region,
+            retention=bucket_retention(self.platform),
+            labels={**labels, "purpose": "tofu-state"},
+            exists=Adoptable.state_bucket in self.adopt,
+        )
+
+    def _deployer(self) -> CiDeployer:
+        return CiDeployer(
+            self,
+            "deployer",
+            project=self.environment.project_id,
+            account_id=self.environment.deployer_account_id,
+            project_roles=self.platform.deployer_project_roles,
+            custom_role_permissions=self.platform.deployer_permissions,
+            role_id=custom_role_id("cdktfDeployer", self.env_name),
+            exists=Adoptable.deployer in self.adopt,
+        )
+
+    def _planner_and_builder(self, state_bucket: HardenedBucket, registry: DockerRegistry) -> tuple[CiIdentity, CiIdentity]:
+        """CI identities besides the deployer, with their access to state and images."""
+        project, env_name, environment = self.environment.project_id, self.env_name, self.environment
         planner = ci_planner(
             self, "planner", project=project, account_id=environment.planner_account_id, role_id=custom_role_id("cdktfPlanner", env_name)
         )
@@ -88,17 +109,21 @@ class BootstrapStack(TerraformStack):
             self, "builder", project=project, account_id=environment.builder_account_id, role_id=custom_role_id("cdktfBuilder", env_name)
         )
         registry.grant("builder-image-push", role="roles/artifactregistry.writer", member=builder.member)
-        wi = environment.workload_identity
+        return planner, builder
+
+    def _github_workload_identity(self, deployer: CiDeployer, planner: CiIdentity, builder: CiIdentity) -> GitHubWorkloadIdentity:
+        """Who may act as which CI identity."""
+        wi = self.environment.workload_identity
         github = GitHubWorkloadIdentity(
             self,
             "github",
-            project=project,
+            project=self.environment.project_id,
             pool_id=wi.pool_id,
             provider_id=wi.provider_id,
-            attribute_condition=attribute_condition(platform, env_name),
-            attribute_mapping=attribute_mapping(platform, env_name),
-            pool_exists=Adoptable.workload_identity_pool in adopt,
-            provider_exists=Adoptable.workload_identity_provider in adopt,
+            attribute_condition=attribute_condition(self.platform, self.env_name),
+            attribute_mapping=attribute_mapping(self.platform, self.env_name),
+            pool_exists=Adoptable.workload_identity_pool in self.adopt,
+            provider_exists=Adoptable.workload_identity_provider in self.adopt,
         )
         github.allow_impersonation("deployer-impersonation", service_account_name=deployer.account.name, accesses=["deploy"])
         # The deploy's read-only jobs (preflight, plan, verify) carry the same
@@ -106,9 +131,17 @@ class BootstrapStack(TerraformStack):
         # may plan too; plan tokens (pull requests, drift) may never push.
         github.allow_impersonation("planner-impersonation", service_account_name=planner.account.name, accesses=["plan", "build"])
         github.allow_impersonation("builder-impersonation", service_account_name=builder.account.name, accesses=["build"])
-        admin_owned = self._admin_owned_app_resources(platform, env_name, deployer, planner, labels)
-        after(apis.services, registry, state_bucket, deployer, planner, builder, github, *admin_owned)
+        return github
 
+    def _outputs(
+        self,
+        deployer: CiDeployer,
+        planner: CiIdentity,
+        builder: CiIdentity,
+        github: GitHubWorkloadIdentity,
+        registry: DockerRegistry,
+        state_bucket: HardenedBucket,
+    ) -> None:
         # The identities CI uses (the workflows derive the same from the configuration).
         TerraformOutput(self, "deployer_email", value=deployer.account.email)
         TerraformOutput(self, "planner_email", value=planner.account.email)
@@ -118,14 +151,12 @@ class BootstrapStack(TerraformStack):
         TerraformOutput(self, "state_bucket", value=state_bucket.bucket.name)
 
     # --- what the app stack uses but CI must not be able to create (issue 11) ---
-    def _admin_owned_app_resources(
-        self, platform: Platform, env_name: str, deployer: CiDeployer, planner: CiIdentity, labels: dict[str, str]
-    ) -> list[Construct]:
+    def _admin_owned_app_resources(self, deployer: CiDeployer, planner: CiIdentity, labels: dict[str, str]) -> list[Construct]:
         """Runtime identities with their secret access and the deployer's
         actAs on each, the URL secrets with the deployer's per-secret rights
         (and the planner's read), the traditions bucket and its grants. The
         app stack names them."""
-        environment = platform.environments[env_name]
+        platform, env_name, environment = self.platform, self.env_name, self.environment
         project = environment.project_id
         moving = environment.move_to_bootstrap
         identities = {
@@ -147,7 +178,7 @@ class BootstrapStack(TerraformStack):
             self,
             "traditions",
             project=project,
-            name=platform.traditions_bucket.format(project=project, env=env_name),
+            name=traditions_bucket_name(platform, env_name),
             location=environment.region,
             retention=bucket_retention(platform),
             labels={**labels, "purpose": "traditions"},
