@@ -37,18 +37,16 @@ class BootstrapStack(TerraformStack):
         self.env_name = env_name
         self.environment = platform.environments[env_name]
         self.adopt = set(self.environment.adopt)
-        labels = environment_labels(platform, env_name)
+        self.labels = environment_labels(platform, env_name)
 
         self._backend_and_provider()
         apis = ProjectServices(self, "apis", project=self.environment.project_id, apis=platform.apis)
-        registry = self._registry(labels)
-        state_bucket = self._state_bucket(labels)
-        deployer = self._deployer()
-        state_bucket.grant("deployer-state-access", role="roles/storage.objectAdmin", member=deployer.member)
-        registry.grant("deployer-image-push", role="roles/artifactregistry.writer", member=deployer.member)
+        registry = self._registry()
+        state_bucket = self._state_bucket()
+        deployer = self._deployer(state_bucket, registry)
         planner, builder = self._planner_and_builder(state_bucket, registry)
         github = self._github_workload_identity(deployer, planner, builder)
-        admin_owned = self._admin_owned_app_resources(deployer, planner, labels)
+        admin_owned = self._admin_owned_app_resources(deployer, planner)
         after(apis.services, registry, state_bucket, deployer, planner, builder, github, *admin_owned)
         self._outputs(deployer, planner, builder, github, registry, state_bucket)
 
@@ -59,7 +57,7 @@ class BootstrapStack(TerraformStack):
             LocalBackend(self, path=LOCAL_STATE_FILE)
         google_provider(self, self.environment)
 
-    def _registry(self, labels: dict[str, str]) -> DockerRegistry:
+    def _registry(self) -> DockerRegistry:
         environment, cleanup = self.environment, self.platform.registry_cleanup
         return DockerRegistry(
             self,
@@ -69,11 +67,11 @@ class BootstrapStack(TerraformStack):
             repository_id=environment.registry_repository,
             keep_recent_versions=cleanup.keep_recent_versions,
             delete_untagged_after_days=cleanup.delete_untagged_after_days,
-            labels=labels,
+            labels=self.labels,
             exists=Adoptable.registry in self.adopt,
         )
 
-    def _state_bucket(self, labels: dict[str, str]) -> HardenedBucket:
+    def _state_bucket(self) -> HardenedBucket:
         environment = self.environment
         return HardenedBucket(
             self,
@@ -82,12 +80,13 @@ class BootstrapStack(TerraformStack):
             name=environment.state_bucket,
             location=environment.state_bucket_location or environment.region,
             retention=bucket_retention(self.platform),
-            labels={**labels, "purpose": "tofu-state"},
+            labels={**self.labels, "purpose": "tofu-state"},
             exists=Adoptable.state_bucket in self.adopt,
         )
 
-    def _deployer(self) -> CiDeployer:
-        return CiDeployer(
+    def _deployer(self, state_bucket: HardenedBucket, registry: DockerRegistry) -> CiDeployer:
+        """The identity CI deploys as, with its access to state and images."""
+        deployer = CiDeployer(
             self,
             "deployer",
             project=self.environment.project_id,
@@ -97,6 +96,9 @@ class BootstrapStack(TerraformStack):
             role_id=custom_role_id("cdktfDeployer", self.env_name),
             exists=Adoptable.deployer in self.adopt,
         )
+        state_bucket.grant("deployer-state-access", role="roles/storage.objectAdmin", member=deployer.member)
+        registry.grant("deployer-image-push", role="roles/artifactregistry.writer", member=deployer.member)
+        return deployer
 
     def _planner_and_builder(self, state_bucket: HardenedBucket, registry: DockerRegistry) -> tuple[CiIdentity, CiIdentity]:
         """CI identities besides the deployer, with their access to state and images."""
@@ -151,55 +153,73 @@ class BootstrapStack(TerraformStack):
         TerraformOutput(self, "state_bucket", value=state_bucket.bucket.name)
 
     # --- what the app stack uses but CI must not be able to create (issue 11) ---
-    def _admin_owned_app_resources(self, deployer: CiDeployer, planner: CiIdentity, labels: dict[str, str]) -> list[Construct]:
+    def _admin_owned_app_resources(self, deployer: CiDeployer, planner: CiIdentity) -> list[Construct]:
         """Runtime identities with their secret access and the deployer's
         actAs on each, the URL secrets with the deployer's per-secret rights
         (and the planner's read), the traditions bucket and its grants. The
         app stack names them."""
-        platform, env_name, environment = self.platform, self.env_name, self.environment
-        project = environment.project_id
-        moving = environment.move_to_bootstrap
-        identities = {
+        identities = self._runtime_identities(deployer)
+        traditions = self._traditions_bucket(identities)
+        secrets = self._url_secrets(deployer, planner)
+        return [*identities.values(), traditions, *secrets]
+
+    def _runtime_identities(self, deployer: CiDeployer) -> dict[str, RuntimeIdentity]:
+        environment = self.environment
+        return {
             service.name: RuntimeIdentity(
                 self,
                 # The app stack's construct paths of layout 1, so a moved
                 # resource keeps its address (README, Moving resources between stacks).
                 service.name,
-                project=project,
-                account_id=runtime_account_id(service.name, env_name),
+                project=environment.project_id,
+                account_id=runtime_account_id(service.name, self.env_name),
                 service_name=service.name,
                 secrets=list(service.secrets.values()),
                 deployer_member=deployer.member,
-                exists=moving or service.name in environment.adopt_runtime_accounts,
+                exists=environment.move_to_bootstrap or service.name in environment.adopt_runtime_accounts,
             )
-            for service in platform.services
+            for service in self.platform.services
         }
+
+    def _traditions_bucket(self, identities: dict[str, RuntimeIdentity]) -> HardenedBucket:
+        platform, environment = self.platform, self.environment
         traditions = HardenedBucket(
             self,
             "traditions",
-            project=project,
-            name=traditions_bucket_name(platform, env_name),
+            project=environment.project_id,
+            name=traditions_bucket_name(platform, self.env_name),
             location=environment.region,
             retention=bucket_retention(platform),
-            labels={**labels, "purpose": "traditions"},
-            exists=moving,
+            labels={**self.labels, "purpose": "traditions"},
+            exists=environment.move_to_bootstrap,
         )
         for service in platform.services:
             if service.traditions_access:
                 traditions.grant(
                     f"{service.name}-traditions-access", role=TRADITIONS_ROLES[service.traditions_access], member=identities[service.name].member
                 )
+        return traditions
+
+    def _url_secrets(self, deployer: CiDeployer, planner: CiIdentity) -> list[PublishedSecret]:
+        platform, environment = self.platform, self.environment
+        project = environment.project_id
         adopted = set(environment.adopt_secrets)
         url_names = [s.url_name for s in platform.services if s.url_name]
         # Construct ids of layout 1 (url-secret-<URL_NAME>, url-secret-all), so moved secrets keep their addresses.
         construct_ids = [*(f"url-secret-{name}" for name in url_names), "url-secret-all"]
+        secret_ids = url_secret_ids(url_names, platform.service_urls_secret, project=project, environment_name=self.env_name)
         secrets = []
-        for construct_id, secret_id in zip(construct_ids, url_secret_ids(url_names, platform.service_urls_secret, project=project, environment_name=env_name)):
+        for construct_id, secret_id in zip(construct_ids, secret_ids):
             secret = PublishedSecret(
-                self, construct_id, project=project, secret_id=secret_id, labels=labels, exists=moving or secret_id in adopted
+                self,
+                construct_id,
+                project=project,
+                secret_id=secret_id,
+                labels=self.labels,
+                exists=environment.move_to_bootstrap or secret_id in adopted,
             )
             # CI writes each URL; the provider reads versions back on every refresh, plans included.
             secret.grant("deployer", roles=WRITER_ROLES, member=deployer.member)
             secret.grant("planner", roles=("roles/secretmanager.secretAccessor",), member=planner.member)
             secrets.append(secret)
-        return [*identities.values(), traditions, *secrets]
+        return secrets
