@@ -16,7 +16,15 @@ class CiDeployer(Construct):
     """The deployer account, its predefined project roles, and one custom role
     holding exactly the permissions deploying needs. Access to specific
     resources (state bucket, registry, runtime service accounts, URL secrets)
-    is granted on those resources by their owners, never project-wide."""
+    is granted on those resources by their owners, never project-wide.
+
+    Example::
+
+        deployer = CiDeployer(
+            stack, "deployer", project="my-project", account_id="github-deployer", project_roles=["roles/run.developer"],
+            custom_role_permissions=["run.services.get"], role_id="cdktfDeployer_staging",
+        )
+    """
 
     def __init__(
         self,

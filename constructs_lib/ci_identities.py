@@ -16,7 +16,16 @@ from platform_config.role_permissions import BUILDER_PERMISSIONS, PLANNER_PERMIS
 
 class CiIdentity(Construct):
     """A service account for CI with one custom project role of exactly
-    `permissions` (`role_id` per environment: platform_config.custom_role_id)."""
+    `permissions` (`role_id` per environment: platform_config.custom_role_id).
+
+    Example::
+
+        planner = ci_planner(stack, "planner", project="my-project", account_id="github-planner", role_id="cdktfPlanner_staging")
+        custom = CiIdentity(
+            stack, "auditor", project="my-project", account_id="auditor", display_name="Auditor",
+            role_id="auditor_staging", permissions=["run.services.list"],
+        )
+    """
 
     def __init__(
         self,

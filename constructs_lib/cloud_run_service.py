@@ -72,6 +72,20 @@ class CloudRunService(Construct):
     `invoker_iam_disabled`: a public service without an allUsers binding
     (for organisations whose domain-restricted sharing refuses allUsers).
     `exists`: an existing service, adopted with an import block.
+
+    Example::
+
+        container = ContainerSpec(
+            image="europe-west1-docker.pkg.dev/my-project/images/api:v1", port=8080, cpu="1", memory="512Mi",
+            min_instances=0, max_instances=3, concurrency=80, request_timeout_seconds=300, cpu_idle=True,
+            env={"ENVIRONMENT": "staging"}, secret_env={"DATABASE_URL": "DATABASE_URL"},
+        )
+        api = CloudRunService(
+            stack, "api", project="my-project", region="europe-west1", name="api",
+            service_account_email="api-staging@my-project.iam.gserviceaccount.com", container=container,
+            labels={}, deletion_protection=True,
+        )
+        api.grant_invoker("public-invoker", member="allUsers")
     """
 
     def __init__(

@@ -21,7 +21,16 @@ from .hardened_bucket import SECONDS_PER_DAY
 
 class DockerRegistry(Construct):
     """A Docker repository whose cleanup keeps the most recent versions and
-    deletes untagged images (left behind by re-pushed tags) after a while."""
+    deletes untagged images (left behind by re-pushed tags) after a while.
+
+    Example::
+
+        registry = DockerRegistry(
+            stack, "registry", project="my-project", region="europe-west1", repository_id="images",
+            keep_recent_versions=10, delete_untagged_after_days=7, labels={},
+        )
+        registry.grant("ci-push", role="roles/artifactregistry.writer", member="serviceAccount:ci@my-project.iam.gserviceaccount.com")
+    """
 
     def __init__(
         self,

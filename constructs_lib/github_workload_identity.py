@@ -19,7 +19,20 @@ class GitHubWorkloadIdentity(Construct):
     """A pool with one GitHub OIDC provider. The provider's condition admits
     the tokens that may act at all; its mapping sets `attribute.access` to the
     kind of access a token gets (platform_config/workload_identity.py), and
-    each service account admits exactly one kind."""
+    each service account admits exactly one kind.
+
+    Example::
+
+        github = GitHubWorkloadIdentity(
+            stack, "github", project="my-project", pool_id="github", provider_id="github-actions",
+            attribute_condition="assertion.repository == 'me/app'",
+            attribute_mapping={"google.subject": "assertion.sub", "attribute.access": "'deploy'"},
+        )
+        github.allow_impersonation(
+            "deployer-impersonation", service_account_name="projects/my-project/serviceAccounts/d@my-project.iam.gserviceaccount.com",
+            accesses=["deploy"],
+        )
+    """
 
     def __init__(
         self,

@@ -37,6 +37,14 @@ class HardenedBucket(Construct):
     Noncurrent versions beyond `noncurrent_versions_kept`, or older than
     `noncurrent_days_kept` days, are deleted, so versioning does not grow
     without bound; deleted objects stay restorable for the soft-delete period.
+
+    Example::
+
+        retention = BucketRetention(noncurrent_versions_kept=5, noncurrent_days_kept=30, soft_delete_retention_days=7)
+        bucket = HardenedBucket(
+            stack, "state", project="my-project", name="my-project-state", location="europe-west1", retention=retention, labels={}
+        )
+        bucket.grant("ci-read", role="roles/storage.objectViewer", member="serviceAccount:ci@my-project.iam.gserviceaccount.com")
     """
 
     def __init__(

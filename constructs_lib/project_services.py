@@ -7,6 +7,14 @@ from constructs import Construct
 
 
 class ProjectServices(Construct):
+    """The given APIs, each enabled once for the project (`services`, for
+    ordering other resources after them: constructs_lib.ordering.after).
+
+    Example::
+
+        apis = ProjectServices(stack, "apis", project="my-project", apis=["run.googleapis.com", "secretmanager.googleapis.com"])
+    """
+
     def __init__(self, scope: Construct, id: str, *, project: str, apis: list[str]) -> None:
         super().__init__(scope, id)
         self.services = [

@@ -37,6 +37,11 @@ class PublishedSecret(Construct):
     replication forces replacement, and a secret made with user-managed
     replication would otherwise be destroyed and re-created. It is also
     protected from `tofu destroy`.
+
+    Example::
+
+        secret = PublishedSecret(stack, "api-url", project="my-project", secret_id="API_URL", labels={})
+        secret.grant("deployer", roles=WRITER_ROLES, member="serviceAccount:ci@my-project.iam.gserviceaccount.com")
     """
 
     def __init__(
@@ -79,7 +84,12 @@ class PublishedSecret(Construct):
 
 class PublishedSecretValue(Construct):
     """The current value of a PublishedSecret of the admin-applied stack,
-    named (not referenced) across the stack boundary."""
+    named (not referenced) across the stack boundary.
+
+    Example::
+
+        PublishedSecretValue(stack, "api-url-value", project="my-project", secret_id="API_URL", value="https://api.example")
+    """
 
     def __init__(self, scope: Construct, id: str, *, project: str, secret_id: str, value: str) -> None:
         super().__init__(scope, id)

@@ -19,6 +19,13 @@ class RuntimeIdentity(Construct):
 
     Admin-applied (bootstrap stack): creating accounts and granting on them
     needs rights that the CI deployer must not hold project-wide.
+
+    Example::
+
+        identity = RuntimeIdentity(
+            stack, "api", project="my-project", account_id="api-staging", service_name="api", secrets=["DATABASE_URL"],
+            deployer_member="serviceAccount:ci@my-project.iam.gserviceaccount.com",
+        )
     """
 
     def __init__(

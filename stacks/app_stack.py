@@ -46,7 +46,7 @@ from platform_config.naming import (
 )
 from platform_config.templates import render
 
-from .environment import environment_labels, google_provider
+from .environment import bootstrap_stack_name, environment_labels, google_provider
 from .layout_move import forget_moved_resources
 
 # Conditions below are `${...}`: in Terraform JSON a string is a template, so
@@ -64,18 +64,28 @@ def json_url_key(url_name: str) -> str:
 class AppStack(TerraformStack):
     def __init__(self, scope: Construct, id: str, *, platform: Platform, env_name: str) -> None:
         super().__init__(scope, id)
-        environment = platform.environments[env_name]
-        project, region = environment.project_id, environment.region
-        labels = environment_labels(platform, env_name)
+        self.platform = platform
+        self.env_name = env_name
+        self.environment = platform.environments[env_name]
+        self._backend_and_provider()
+        project_number = DataGoogleProject(self, "project", project_id=self.environment.project_id).number
+        registry_check = self._registry_check()
+        image_tags = self._image_tags(registry_check)
+        identities_check = self._runtime_identities_check()
+        rollout = self._rollout()
+        services = self._services(project_number, image_tags, rollout, identities_check)
+        self._invoker_grants(services)
+        self._url_secret_values(services)
+        if self.environment.move_to_bootstrap:
+            forget_moved_resources(self, platform, env_name)
+        self._outputs(services, image_tags, rollout)
 
-        GcsBackend(self, bucket=environment.state_bucket, prefix=app_state_prefix(env_name))
-        google_provider(self, environment)
+    def _backend_and_provider(self) -> None:
+        GcsBackend(self, bucket=self.environment.state_bucket, prefix=app_state_prefix(self.env_name))
+        google_provider(self, self.environment)
 
-        project_number = DataGoogleProject(self, "project", project_id=project).number
-        registry_check = self._registry_check(env_name, project, region, environment.registry_repository)
-        image_tags = self._image_tags(platform, registry_check, project, region, environment.registry_repository)
-        identities_check = self._runtime_identities_check(platform, env_name, project)
-        rollout = TerraformVariable(
+    def _rollout(self) -> str:
+        return TerraformVariable(
             self,
             ROLLOUT_VARIABLE,
             type="string",
@@ -84,6 +94,11 @@ class AppStack(TerraformStack):
             description="Any new value starts new revisions of every service (after a secret rotation); CI passes the deploy's rollout input",
         ).string_value
 
+    def _services(self, project_number: str, image_tags: dict[str, str], rollout: str, identities_check) -> dict[str, CloudRunService]:
+        """One Cloud Run service per configured service, by name."""
+        platform, env_name, environment = self.platform, self.env_name, self.environment
+        project, region = environment.project_id, environment.region
+        labels = environment_labels(platform, env_name)
         traditions_name = traditions_bucket_name(platform, env_name)
         placeholders = {"env": env_name, "project": project, "region": region, "traditions": traditions_name, **environment.vars}
         image_prefix = registry_url_prefix(region, project, environment.registry_repository)
@@ -109,19 +124,25 @@ class AppStack(TerraformStack):
                 depends_on=[identities_check],
                 rollout=rollout,
             )
+        return services
 
-        for service in platform.services:
+    def _invoker_grants(self, services: dict[str, CloudRunService]) -> None:
+        """Public services: allUsers (unless invoker IAM is off); private
+        ones: exactly the services that call them."""
+        for service in self.platform.services:
             if service.public:
                 if not service.invoker_iam_disabled:
                     services[service.name].grant_invoker("public-invoker", member="allUsers")
                 continue
-            for caller in platform.services:
+            for caller in self.platform.services:
                 if service.name in caller.calls:
                     services[service.name].grant_invoker(f"invoker-{caller.name}", member=services[caller.name].member)
 
-        # The secrets themselves, and the deployer's right to add versions to
-        # them, are the bootstrap's.
-        url_services = [s for s in platform.services if s.url_name]
+    def _url_secret_values(self, services: dict[str, CloudRunService]) -> None:
+        """Each service URL, and the JSON of them all. The secrets themselves,
+        and the deployer's right to add versions to them, are the bootstrap's."""
+        project = self.environment.project_id
+        url_services = [s for s in self.platform.services if s.url_name]
         for service in url_services:
             PublishedSecretValue(
                 self, f"url-secret-{service.url_name}", project=project, secret_id=service.url_name, value=services[service.name].uri
@@ -130,33 +151,32 @@ class AppStack(TerraformStack):
             self,
             "url-secret-all",
             project=project,
-            secret_id=service_urls_secret_id(platform, env_name),
+            secret_id=service_urls_secret_id(self.platform, self.env_name),
             value=Fn.jsonencode({json_url_key(s.url_name): services[s.name].uri for s in url_services}),
         )
 
-        if environment.move_to_bootstrap:
-            forget_moved_resources(self, platform, env_name)
-
+    def _outputs(self, services: dict[str, CloudRunService], image_tags: dict[str, str], rollout: str) -> None:
         TerraformOutput(self, "service_urls", value={name: svc.uri for name, svc in services.items()})
         # What runs now, for plans that must not change it (pull requests, drift).
         TerraformOutput(self, IMAGE_TAGS_OUTPUT, value=image_tags)
         TerraformOutput(self, ROLLOUT_OUTPUT, value=rollout)
 
-    def _runtime_identities_check(self, platform: Platform, env_name: str, project: str):
+    def _runtime_identities_check(self) -> DataGoogleServiceAccounts:
         """Fails `tofu plan` early, naming what is missing, when the
         bootstrap (which creates the runtime accounts) was not applied yet."""
-        expected = [runtime_account_id(s.name, env_name) for s in platform.services]
+        env_name = self.env_name
+        expected = [runtime_account_id(s.name, env_name) for s in self.platform.services]
         return DataGoogleServiceAccounts(
             self,
             "runtime-identities-check",
-            project=project,
+            project=self.environment.project_id,
             lifecycle=TerraformResourceLifecycle(
                 postcondition=[
                     Postcondition(
                         condition=f"${{length(setsubtract({_hcl_list(expected)}, [for a in self.accounts : a.account_id])) == 0}}",
                         error_message=(
                             f"runtime identity missing for ${{join(\", \", setsubtract({_hcl_list(expected)}, "
-                            f"[for a in self.accounts : a.account_id]))}}: apply bootstrap-{env_name} first "
+                            f"[for a in self.accounts : a.account_id]))}}: apply {bootstrap_stack_name(env_name)} first "
                             "(README, Adding a service)."
                         ),
                     )
@@ -164,8 +184,10 @@ class AppStack(TerraformStack):
             ),
         )
 
-    def _registry_check(self, env_name: str, project: str, region: str, repository: str):
+    def _registry_check(self) -> DataGoogleArtifactRegistryRepositories:
         """Fails `tofu plan` early, with the fix, when the registry is missing."""
+        env_name = self.env_name
+        project, region, repository = self.environment.project_id, self.environment.region, self.environment.registry_repository
         return DataGoogleArtifactRegistryRepositories(
             self,
             "registry-check",
@@ -177,18 +199,19 @@ class AppStack(TerraformStack):
                         condition=f'${{contains([for r in self.repositories : r.repository_id], "{repository}")}}',
                         error_message=(
                             f"Artifact Registry repository {repository} does not exist in {project} ({region}): "
-                            f"apply bootstrap-{env_name} first (README, Deploy from scratch)."
+                            f"apply {bootstrap_stack_name(env_name)} first (README, Deploy from scratch)."
                         ),
                     )
                 ]
             ),
         )
 
-    def _image_tags(self, platform: Platform, registry_check, project: str, region: str, repository: str) -> dict[str, str]:
+    def _image_tags(self, registry_check: DataGoogleArtifactRegistryRepositories) -> dict[str, str]:
         """One required input per image, checked at plan time: the tag is
         well-formed and the image with that tag is in the registry."""
+        project, region, repository = self.environment.project_id, self.environment.region, self.environment.registry_repository
         tags: dict[str, str] = {}
-        for image in sorted({s.image for s in platform.services}):
+        for image in sorted({s.image for s in self.platform.services}):
             name = image_tag_variable_name(image)
             variable = TerraformVariable(
                 self,

@@ -19,7 +19,7 @@ from constructs_lib.project_services import ProjectServices
 from constructs_lib.published_secret import WRITER_ROLES, PublishedSecret
 from constructs_lib.runtime_identity import RuntimeIdentity
 from platform_config import Adoptable, Platform, custom_role_id, runtime_account_id, url_secret_ids
-from platform_config.naming import BOOTSTRAP_STATE_PREFIX
+from platform_config.naming import BOOTSTRAP_STATE_PREFIX, traditions_bucket_name
 from platform_config.workload_identity import attribute_condition, attribute_mapping
 
 from .environment import bucket_retention, environment_labels, google_provider
@@ -33,53 +33,76 @@ TRADITIONS_ROLES = {"objectViewer": "roles/storage.objectViewer", "objectAdmin":
 class BootstrapStack(TerraformStack):
     def __init__(self, scope: Construct, id: str, *, platform: Platform, env_name: str) -> None:
         super().__init__(scope, id)
-        environment = platform.environments[env_name]
-        project = environment.project_id
-        adopt = set(environment.adopt)
-        labels = environment_labels(platform, env_name)
+        self.platform = platform
+        self.env_name = env_name
+        self.environment = platform.environments[env_name]
+        self.adopt = set(self.environment.adopt)
+        self.labels = environment_labels(platform, env_name)
 
-        if environment.bootstrap_backend == "gcs":
-            GcsBackend(self, bucket=environment.state_bucket, prefix=BOOTSTRAP_STATE_PREFIX)
+        self._backend_and_provider()
+        apis = ProjectServices(self, "apis", project=self.environment.project_id, apis=platform.apis)
+        registry = self._registry()
+        state_bucket = self._state_bucket()
+        deployer = self._deployer(state_bucket, registry)
+        planner, builder = self._planner_and_builder(state_bucket, registry)
+        github = self._github_workload_identity(deployer, planner, builder)
+        admin_owned = self._admin_owned_app_resources(deployer, planner)
+        after(apis.services, registry, state_bucket, deployer, planner, builder, github, *admin_owned)
+        self._outputs(deployer, planner, builder, github, registry, state_bucket)
+
+    def _backend_and_provider(self) -> None:
+        if self.environment.bootstrap_backend == "gcs":
+            GcsBackend(self, bucket=self.environment.state_bucket, prefix=BOOTSTRAP_STATE_PREFIX)
         else:
             LocalBackend(self, path=LOCAL_STATE_FILE)
-        google_provider(self, environment)
+        google_provider(self, self.environment)
 
-        apis = ProjectServices(self, "apis", project=project, apis=platform.apis)
-        registry = DockerRegistry(
+    def _registry(self) -> DockerRegistry:
+        environment, cleanup = self.environment, self.platform.registry_cleanup
+        return DockerRegistry(
             self,
             "registry",
-            project=project,
+            project=environment.project_id,
             region=environment.region,
             repository_id=environment.registry_repository,
-            keep_recent_versions=platform.registry_cleanup.keep_recent_versions,
-            delete_untagged_after_days=platform.registry_cleanup.delete_untagged_after_days,
-            labels=labels,
-            exists=Adoptable.registry in adopt,
+            keep_recent_versions=cleanup.keep_recent_versions,
+            delete_untagged_after_days=cleanup.delete_untagged_after_days,
+            labels=self.labels,
+            exists=Adoptable.registry in self.adopt,
         )
-        state_bucket = HardenedBucket(
+
+    def _state_bucket(self) -> HardenedBucket:
+        environment = self.environment
+        return HardenedBucket(
             self,
             "state-bucket",
-            project=project,
+            project=environment.project_id,
             name=environment.state_bucket,
             location=environment.state_bucket_location or environment.region,
-            retention=bucket_retention(platform),
-            labels={**labels, "purpose": "tofu-state"},
-            exists=Adoptable.state_bucket in adopt,
+            retention=bucket_retention(self.platform),
+            labels={**self.labels, "purpose": "tofu-state"},
+            exists=Adoptable.state_bucket in self.adopt,
         )
+
+    def _deployer(self, state_bucket: HardenedBucket, registry: DockerRegistry) -> CiDeployer:
+        """The identity CI deploys as, with its access to state and images."""
         deployer = CiDeployer(
             self,
             "deployer",
-            project=project,
-            account_id=environment.deployer_account_id,
-            project_roles=platform.deployer_project_roles,
-            custom_role_permissions=platform.deployer_permissions,
-            role_id=custom_role_id("cdktfDeployer", env_name),
-            exists=Adoptable.deployer in adopt,
+            project=self.environment.project_id,
+            account_id=self.environment.deployer_account_id,
+            project_roles=self.platform.deployer_project_roles,
+            custom_role_permissions=self.platform.deployer_permissions,
+            role_id=custom_role_id("cdktfDeployer", self.env_name),
+            exists=Adoptable.deployer in self.adopt,
         )
         state_bucket.grant("deployer-state-access", role="roles/storage.objectAdmin", member=deployer.member)
         registry.grant("deployer-image-push", role="roles/artifactregistry.writer", member=deployer.member)
+        return deployer
 
-        # CI identities besides the deployer, and who may act as which.
+    def _planner_and_builder(self, state_bucket: HardenedBucket, registry: DockerRegistry) -> tuple[CiIdentity, CiIdentity]:
+        """CI identities besides the deployer, with their access to state and images."""
+        project, env_name, environment = self.environment.project_id, self.env_name, self.environment
         planner = ci_planner(
             self, "planner", project=project, account_id=environment.planner_account_id, role_id=custom_role_id("cdktfPlanner", env_name)
         )
@@ -88,17 +111,21 @@ class BootstrapStack(TerraformStack):
             self, "builder", project=project, account_id=environment.builder_account_id, role_id=custom_role_id("cdktfBuilder", env_name)
         )
         registry.grant("builder-image-push", role="roles/artifactregistry.writer", member=builder.member)
-        wi = environment.workload_identity
+        return planner, builder
+
+    def _github_workload_identity(self, deployer: CiDeployer, planner: CiIdentity, builder: CiIdentity) -> GitHubWorkloadIdentity:
+        """Who may act as which CI identity."""
+        wi = self.environment.workload_identity
         github = GitHubWorkloadIdentity(
             self,
             "github",
-            project=project,
+            project=self.environment.project_id,
             pool_id=wi.pool_id,
             provider_id=wi.provider_id,
-            attribute_condition=attribute_condition(platform, env_name),
-            attribute_mapping=attribute_mapping(platform, env_name),
-            pool_exists=Adoptable.workload_identity_pool in adopt,
-            provider_exists=Adoptable.workload_identity_provider in adopt,
+            attribute_condition=attribute_condition(self.platform, self.env_name),
+            attribute_mapping=attribute_mapping(self.platform, self.env_name),
+            pool_exists=Adoptable.workload_identity_pool in self.adopt,
+            provider_exists=Adoptable.workload_identity_provider in self.adopt,
         )
         github.allow_impersonation("deployer-impersonation", service_account_name=deployer.account.name, accesses=["deploy"])
         # The deploy's read-only jobs (preflight, plan, verify) carry the same
@@ -106,9 +133,17 @@ class BootstrapStack(TerraformStack):
         # may plan too; plan tokens (pull requests, drift) may never push.
         github.allow_impersonation("planner-impersonation", service_account_name=planner.account.name, accesses=["plan", "build"])
         github.allow_impersonation("builder-impersonation", service_account_name=builder.account.name, accesses=["build"])
-        admin_owned = self._admin_owned_app_resources(platform, env_name, deployer, planner, labels)
-        after(apis.services, registry, state_bucket, deployer, planner, builder, github, *admin_owned)
+        return github
 
+    def _outputs(
+        self,
+        deployer: CiDeployer,
+        planner: CiIdentity,
+        builder: CiIdentity,
+        github: GitHubWorkloadIdentity,
+        registry: DockerRegistry,
+        state_bucket: HardenedBucket,
+    ) -> None:
         # The identities CI uses (the workflows derive the same from the configuration).
         TerraformOutput(self, "deployer_email", value=deployer.account.email)
         TerraformOutput(self, "planner_email", value=planner.account.email)
@@ -118,57 +153,73 @@ class BootstrapStack(TerraformStack):
         TerraformOutput(self, "state_bucket", value=state_bucket.bucket.name)
 
     # --- what the app stack uses but CI must not be able to create (issue 11) ---
-    def _admin_owned_app_resources(
-        self, platform: Platform, env_name: str, deployer: CiDeployer, planner: CiIdentity, labels: dict[str, str]
-    ) -> list[Construct]:
+    def _admin_owned_app_resources(self, deployer: CiDeployer, planner: CiIdentity) -> list[Construct]:
         """Runtime identities with their secret access and the deployer's
         actAs on each, the URL secrets with the deployer's per-secret rights
         (and the planner's read), the traditions bucket and its grants. The
         app stack names them."""
-        environment = platform.environments[env_name]
-        project = environment.project_id
-        moving = environment.move_to_bootstrap
-        identities = {
+        identities = self._runtime_identities(deployer)
+        traditions = self._traditions_bucket(identities)
+        secrets = self._url_secrets(deployer, planner)
+        return [*identities.values(), traditions, *secrets]
+
+    def _runtime_identities(self, deployer: CiDeployer) -> dict[str, RuntimeIdentity]:
+        environment = self.environment
+        return {
             service.name: RuntimeIdentity(
                 self,
                 # The app stack's construct paths of layout 1, so a moved
                 # resource keeps its address (README, Moving resources between stacks).
                 service.name,
-                project=project,
-                account_id=runtime_account_id(service.name, env_name),
+                project=environment.project_id,
+                account_id=runtime_account_id(service.name, self.env_name),
                 service_name=service.name,
                 secrets=list(service.secrets.values()),
                 deployer_member=deployer.member,
-                exists=moving or service.name in environment.adopt_runtime_accounts,
+                exists=environment.move_to_bootstrap or service.name in environment.adopt_runtime_accounts,
             )
-            for service in platform.services
+            for service in self.platform.services
         }
+
+    def _traditions_bucket(self, identities: dict[str, RuntimeIdentity]) -> HardenedBucket:
+        platform, environment = self.platform, self.environment
         traditions = HardenedBucket(
             self,
             "traditions",
-            project=project,
-            name=platform.traditions_bucket.format(project=project, env=env_name),
+            project=environment.project_id,
+            name=traditions_bucket_name(platform, self.env_name),
             location=environment.region,
             retention=bucket_retention(platform),
-            labels={**labels, "purpose": "traditions"},
-            exists=moving,
+            labels={**self.labels, "purpose": "traditions"},
+            exists=environment.move_to_bootstrap,
         )
         for service in platform.services:
             if service.traditions_access:
                 traditions.grant(
                     f"{service.name}-traditions-access", role=TRADITIONS_ROLES[service.traditions_access], member=identities[service.name].member
                 )
+        return traditions
+
+    def _url_secrets(self, deployer: CiDeployer, planner: CiIdentity) -> list[PublishedSecret]:
+        platform, environment = self.platform, self.environment
+        project = environment.project_id
         adopted = set(environment.adopt_secrets)
         url_names = [s.url_name for s in platform.services if s.url_name]
         # Construct ids of layout 1 (url-secret-<URL_NAME>, url-secret-all), so moved secrets keep their addresses.
         construct_ids = [*(f"url-secret-{name}" for name in url_names), "url-secret-all"]
+        secret_ids = url_secret_ids(url_names, platform.service_urls_secret, project=project, environment_name=self.env_name)
         secrets = []
-        for construct_id, secret_id in zip(construct_ids, url_secret_ids(url_names, platform.service_urls_secret, project=project, environment_name=env_name)):
+        for construct_id, secret_id in zip(construct_ids, secret_ids):
             secret = PublishedSecret(
-                self, construct_id, project=project, secret_id=secret_id, labels=labels, exists=moving or secret_id in adopted
+                self,
+                construct_id,
+                project=project,
+                secret_id=secret_id,
+                labels=self.labels,
+                exists=environment.move_to_bootstrap or secret_id in adopted,
             )
             # CI writes each URL; the provider reads versions back on every refresh, plans included.
             secret.grant("deployer", roles=WRITER_ROLES, member=deployer.member)
             secret.grant("planner", roles=("roles/secretmanager.secretAccessor",), member=planner.member)
             secrets.append(secret)
-        return [*identities.values(), traditions, *secrets]
+        return secrets

@@ -1,0 +1,44 @@
+"""Each construct alone in a fresh stack with a provider, as cdktf's
+`Testing` examples do: small stacks synthesize in milliseconds once the
+session (tests/conftest.py) has set up the provider bindings."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+from cdktf import TerraformStack, Testing
+from cdktf_cdktf_provider_google.provider import GoogleProvider
+
+PROJECT = "my-project"
+REGION = "europe-west1"
+MEMBER = f"serviceAccount:ci@{PROJECT}.iam.gserviceaccount.com"
+EXAMPLE_MARKER = "Example::"
+
+
+def bare_stack() -> TerraformStack:
+    stack = TerraformStack(Testing.app(), "test")
+    GoogleProvider(stack, "google", project=PROJECT, region=REGION)
+    return stack
+
+
+def synth(stack: TerraformStack) -> dict:
+    return json.loads(Testing.synth(stack))
+
+
+def imports(stack_json: dict) -> dict[str, str]:
+    """Import block target address -> import id."""
+    return {block["to"]: block["id"] for block in stack_json.get("import", [])}
+
+
+def docstring_example(cls: type) -> str:
+    """The indented code block after `Example::` in the class docstring."""
+    doc = cls.__doc__ or ""
+    assert EXAMPLE_MARKER in doc, f"{cls.__name__}'s docstring has no {EXAMPLE_MARKER} block"
+    lines = doc.split(EXAMPLE_MARKER, 1)[1].splitlines()[1:]
+    block: list[str] = []
+    for line in lines:
+        if line.strip() and not line.startswith(" " * 8):
+            break
+        block.append(line)
+    return textwrap.dedent("\n".join(block)).strip()
