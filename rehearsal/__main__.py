@@ -111,6 +111,8 @@ def check_health_failure(service: str) -> Callable[[Rehearsal, Outcome], None]:
 def check_rollback(rehearsal: Rehearsal, outcome: Outcome) -> None:
     expect(outcome.exit_code == 0, f"the rollback failed: {tail(outcome)}")
     expect(not [r for r in outcome.of("docker") if r["args"][0] == "build"], "a rollback rebuilt images")
+    [planned] = [r for r in outcome.of("plan") if r["job"] == "plan"]
+    expect(planned["changes"] >= len(rehearsal.platform.services), "the rollback's plan does not change every service's image")
     [applied] = outcome.of("apply")
     expect(set(v for k, v in applied["variables"].items() if k.startswith("image_tag_")) == {ROLLBACK_TAG},
            f"applied tags {applied['variables']}, not the rollback tag")

@@ -250,22 +250,37 @@ def _variables(directory: Path, options: list[str], declared: dict) -> dict[str,
     return {name: values.get(name, body.get("default")) for name, body in declared.items()}
 
 
+def _fill(text: str, variables: dict[str, str]) -> str:
+    return re.sub(r"\$\{var\.([a-z0-9_]+)\}", lambda m: str(variables.get(m.group(1), "")), text)
+
+
 def _desired(config: dict, variables: dict[str, str]) -> dict[str, str]:
-    """address -> digest of the resource's arguments with variables filled in."""
+    """address -> digest of the resource's arguments with variables and the
+    images' digests (what the registry holds for each tag) filled in."""
+    digests = {
+        f"${{data.google_artifact_registry_docker_image.{name}.self_link}}": _digest_of(_fill(body["image_name"], variables))
+        for name, body in config.get("data", {}).get("google_artifact_registry_docker_image", {}).items()
+    }
     text_of = {}
     for kind, resources in config.get("resource", {}).items():
         for name, body in resources.items():
-            text = json.dumps(body, sort_keys=True)
-            text = re.sub(r"\$\{var\.([a-z0-9_]+)\}", lambda m: str(variables.get(m.group(1), "")), text)
+            text = _fill(json.dumps(body, sort_keys=True), variables)
+            for reference, digest in digests.items():
+                text = text.replace(reference, digest)
             text_of[f"{kind}.{name}"] = hashlib.sha256(text.encode()).hexdigest()
     return text_of
+
+
+def _digest_of(image_and_tag: str) -> str:
+    path = _image_path(image_and_tag)
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"
 
 
 def _missing_images(config: dict, variables: dict[str, str]) -> list[str]:
     """What the plan-time image checks (data sources) would refuse."""
     missing = []
     for body in config.get("data", {}).get("google_artifact_registry_docker_image", {}).values():
-        name = re.sub(r"\$\{var\.([a-z0-9_]+)\}", lambda m: str(variables.get(m.group(1), "")), body["image_name"])
+        name = _fill(body["image_name"], variables)
         if not _image_path(name).exists():
             missing.append(name)
     return missing
@@ -276,7 +291,7 @@ def _outputs(config: dict, variables: dict[str, str]) -> dict:
     services = [body["name"] for body in config.get("resource", {}).get("google_cloud_run_v2_service", {}).values()]
     base = os.environ["REHEARSAL_RUN_BASE"]
     images = {
-        body["image_name"].split(":")[0]: re.sub(r"\$\{var\.([a-z0-9_]+)\}", lambda m: str(variables.get(m.group(1), "")), body["image_name"].split(":", 1)[1])
+        body["image_name"].split(":")[0]: _fill(body["image_name"].split(":", 1)[1], variables)
         for body in config.get("data", {}).get("google_artifact_registry_docker_image", {}).values()
     }
     return {

@@ -38,7 +38,6 @@ from platform_config.naming import (
     IMAGE_TAGS_OUTPUT,
     ROLLOUT_OUTPUT,
     ROLLOUT_VARIABLE,
-    registry_url_prefix,
     service_account_email,
     service_url,
     service_urls_secret_id,
@@ -70,10 +69,10 @@ class AppStack(TerraformStack):
         self._backend_and_provider()
         project_number = DataGoogleProject(self, "project", project_id=self.environment.project_id).number
         registry_check = self._registry_check()
-        image_tags = self._image_tags(registry_check)
+        image_tags, image_refs = self._images(registry_check)
         identities_check = self._runtime_identities_check()
         rollout = self._rollout()
-        services = self._services(project_number, image_tags, rollout, identities_check)
+        services = self._services(project_number, image_refs, rollout, identities_check)
         self._invoker_grants(services)
         self._url_secret_values(services)
         if self.environment.move_to_bootstrap:
@@ -94,20 +93,19 @@ class AppStack(TerraformStack):
             description="Any new value starts new revisions of every service (after a secret rotation); CI passes the deploy's rollout input",
         ).string_value
 
-    def _services(self, project_number: str, image_tags: dict[str, str], rollout: str, identities_check) -> dict[str, CloudRunService]:
+    def _services(self, project_number: str, image_refs: dict[str, str], rollout: str, identities_check) -> dict[str, CloudRunService]:
         """One Cloud Run service per configured service, by name."""
         platform, env_name, environment = self.platform, self.env_name, self.environment
         project, region = environment.project_id, environment.region
         labels = environment_labels(platform, env_name)
         traditions_name = traditions_bucket_name(platform, env_name)
         placeholders = {"env": env_name, "project": project, "region": region, "traditions": traditions_name, **environment.vars}
-        image_prefix = registry_url_prefix(region, project, environment.registry_repository)
         services: dict[str, CloudRunService] = {}
         for service in platform.services:
             # Deterministic URLs instead of resource references: services call
             # each other in a cycle (journal <-> users) within one apply.
             url_env = {platform.service(called).url_name: service_url(called, project_number, region) for called in service.calls}
-            spec = _container_spec(platform, service, placeholders, url_env, f"{image_prefix}/{service.image}:{image_tags[service.image]}")
+            spec = _container_spec(platform, service, placeholders, url_env, image_refs[service.image])
             services[service.name] = CloudRunService(
                 self,
                 service.name,
@@ -206,11 +204,15 @@ class AppStack(TerraformStack):
             ),
         )
 
-    def _image_tags(self, registry_check: DataGoogleArtifactRegistryRepositories) -> dict[str, str]:
-        """One required input per image, checked at plan time: the tag is
-        well-formed and the image with that tag is in the registry."""
+    def _images(self, registry_check: DataGoogleArtifactRegistryRepositories) -> tuple[dict[str, str], dict[str, str]]:
+        """(image -> tag, image -> reference by digest). One required input per
+        image, checked at plan time: the tag is well-formed and the image with
+        that tag is in the registry. Services run the digest the plan read
+        (`self_link`), so the apply deploys exactly the reviewed image even if
+        the tag is pushed again in between."""
         project, region, repository = self.environment.project_id, self.environment.region, self.environment.registry_repository
         tags: dict[str, str] = {}
+        refs: dict[str, str] = {}
         for image in sorted({s.image for s in self.platform.services}):
             name = image_tag_variable_name(image)
             variable = TerraformVariable(
@@ -226,7 +228,7 @@ class AppStack(TerraformStack):
                     )
                 ],
             )
-            DataGoogleArtifactRegistryDockerImage(
+            pushed = DataGoogleArtifactRegistryDockerImage(
                 self,
                 f"image-check-{image}",
                 project=project,
@@ -238,7 +240,8 @@ class AppStack(TerraformStack):
                 depends_on=[registry_check],
             )
             tags[image] = variable.string_value
-        return tags
+            refs[image] = pushed.self_link
+        return tags, refs
 
 
 def _container_spec(

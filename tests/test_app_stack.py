@@ -93,12 +93,16 @@ def test_a_plan_before_the_bootstrap_names_the_missing_identities(stack, platfor
         assert f"data.google_service_accounts.{check_name}" in service["depends_on"], name
 
 
-def test_images_come_from_the_registry_with_a_tag_input(stack, platform, environment):
-    prefix = f"{environment.region}-docker.pkg.dev/{environment.project_id}/{environment.registry_repository}"
+def test_images_come_from_the_registry_by_the_digest_the_plan_read(stack, platform):
+    """A tag input per image; the service runs the digest of that tag read at
+    plan time (the data source's self_link), so a saved plan deploys exactly
+    the image it was reviewed with."""
     variables = stack["variable"]
+    checks = data_sources(stack, "google_artifact_registry_docker_image")
     for service in platform.services:
         image = cloud_run(stack)[service.name]["template"]["containers"][0]["image"]
-        assert image == f"{prefix}/{service.image}:${{var.image_tag_{service.image}}}"
+        [check] = [name for name, body in checks.items() if body["image_name"] == f"{service.image}:${{var.image_tag_{service.image}}}"]
+        assert image == f"${{data.google_artifact_registry_docker_image.{check}.self_link}}"
         tag = variables[f"image_tag_{service.image}"]
         assert "default" not in tag, "a plan without tags must fail"
         assert tag["nullable"] is False
@@ -217,7 +221,7 @@ def test_public_services_are_invokable_by_all_users(stack, platform):
 def test_added_service_gets_everything_without_python_changes(variant):
     stack = variant["app-production"]
     coach = cloud_run(stack)["coach-service"]
-    assert coach["template"]["containers"][0]["image"].endswith("/coach_service:${var.image_tag_coach_service}")
+    assert coach["template"]["containers"][0]["image"].startswith("${data.google_artifact_registry_docker_image.image-check-coach_service")
     assert "image_tag_coach_service" in stack["variable"]
     assert coach["template"]["service_account"] == "coach-service-production@mindmirror-prod.iam.gserviceaccount.com"
     assert "coach-service-production" in {a["account_id"] for a in resources(variant["bootstrap-production"], "google_service_account").values()}
