@@ -101,7 +101,7 @@ def ratio_rows(results: dict[str, list[tuple[float, float]]]) -> list[str]:
     naive = [w for w, _ in results["naive one-bucket app (`bench/naive_one_bucket.py`)"]]
     rows = [f"| ratio, round by round ({len(naive)} rounds) | median | min | max |", "|---|---|---|---|"]
     for name in ("`make synth`", "app run directly (`python main.py`)", "`npx cdktf synth`"):
-        ratios = [w / n for (w, _), n in zip(results[name], naive)]
+        ratios = [w / n for (w, _), n in zip(results[name], naive, strict=False)]
         rows.append(f"| {name} / naive | {spread(ratios)} |")
     return rows
 
@@ -141,7 +141,7 @@ def phase_rows(outdir: Path) -> list[str]:
                 previous = mark
     for key, label in PHASES.items():
         rows.append(f"| {label} | {statistics.median(durations['shortcuts'][key]):.2f} | {statistics.median(durations['full'][key]):.2f} |")
-    totals = {mode: statistics.median(map(sum, zip(*durations[mode].values()))) for mode in durations}
+    totals = {mode: statistics.median(map(sum, zip(*durations[mode].values(), strict=False))) for mode in durations}
     rows.append(f"| **total** | **{totals['shortcuts']:.2f}** | **{totals['full']:.2f}** |")
     return rows
 

@@ -13,7 +13,6 @@ from constructs import Construct
 from platform_config.role_permissions import BUILDER_PERMISSIONS, PLANNER_PERMISSIONS
 
 
-
 class CiIdentity(Construct):
     """A service account for CI with one custom project role of exactly
     `permissions` (`role_id` per environment: platform_config.custom_role_id).

@@ -89,7 +89,7 @@ class HealthServer(ThreadingHTTPServer):
 
 
 class _HealthHandler(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self):
         unhealthy_file = self.server.world / "unhealthy"
         unhealthy = set(unhealthy_file.read_text().split()) if unhealthy_file.exists() else set()
         service = self.path.strip("/").split("/")[0]
@@ -193,7 +193,7 @@ class Rehearsal:
 
     # --- one scenario -------------------------------------------------------------
 
-    def run(self, scenario: Scenario) -> "Outcome":
+    def run(self, scenario: Scenario) -> Outcome:
         world = self.workdir / "world" / scenario.name
         world.mkdir(parents=True)
         (world / "credentials.json").write_text("{}")

@@ -30,6 +30,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from platform_config.naming import IMAGE_TAGS_OUTPUT, ROLLOUT_OUTPUT, ROLLOUT_VARIABLE  # noqa: E402
+
 # Files whose modification time tells `make` to reinstall: a fresh clone must
 # not look newer than the shared installs.
 INSTALL_INPUTS = ("Pipfile.lock", "package-lock.json", "tools/checkov-requirements.txt")

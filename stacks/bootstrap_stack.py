@@ -209,7 +209,7 @@ class BootstrapStack(TerraformStack):
         construct_ids = [*(f"url-secret-{name}" for name in url_names), "url-secret-all"]
         secret_ids = url_secret_ids(url_names, platform.service_urls_secret, project=project, environment_name=self.env_name)
         secrets = []
-        for construct_id, secret_id in zip(construct_ids, secret_ids):
+        for construct_id, secret_id in zip(construct_ids, secret_ids, strict=False):
             secret = PublishedSecret(
                 self,
                 construct_id,

@@ -50,7 +50,7 @@ def test_summary_refuses_garbage_with_one_line(tmp_path, content):
 class _Health(BaseHTTPRequestHandler):
     failing: set[str] = set()
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         self.send_response(503 if self.path.split("/")[1] in self.failing else 200)
         self.end_headers()
 

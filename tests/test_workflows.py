@@ -95,7 +95,7 @@ def test_deploy_is_only_reusable(deploy):
 
 def test_deploy_jobs_run_in_order(deploy):
     assert list(deploy["jobs"]) == DEPLOY_ORDER
-    for earlier, later in zip(DEPLOY_ORDER, DEPLOY_ORDER[1:]):
+    for earlier, later in zip(DEPLOY_ORDER, DEPLOY_ORDER[1:], strict=False):
         assert earlier in needs(deploy["jobs"][later]), f"{later} does not wait for {earlier}"
     for job in deploy["jobs"].values():
         assert "if" not in job, "a condition could skip a step of the deploy"

@@ -187,16 +187,11 @@ def run(argv: list[str]) -> list[str]:
         return [json.dumps(tfvars(platform, tags, rest[1] if len(rest) == 2 else ""), indent=2)]
     if command == "deployed-tfvars" and len(rest) == 1:
         outputs = _json_file(rest[0], "OUTPUTS_JSON")
+        if not isinstance(outputs, dict):
+            raise PlanError(f"OUTPUTS_JSON {rest[0]} is not the JSON object of `tofu output -json`")
         rollout = outputs.get(ROLLOUT_OUTPUT, {}).get("value", "")
         return [json.dumps(tfvars(platform, deployed_tags(platform, outputs), rollout), indent=2)]
     raise PlanError(f"unknown command {' '.join(argv[1:])!r}; see `python -m tools.ci_plan --help`")
-
-
-def read_urls(path: Path) -> dict[str, str]:
-    urls = read_json(path, "service URLs")
-    if not isinstance(urls, dict) or not all(isinstance(v, str) for v in urls.values()):
-        raise InputError(f"service URLs {path} must be a JSON object of names to URLs (the value of the service-urls secret)")
-    return urls
 
 
 def main(argv: list[str]) -> int:

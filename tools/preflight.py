@@ -292,7 +292,7 @@ class Preflight:
             return
         except exceptions.RetryError as error:
             cause = error.cause
-        except Exception as error:  # noqa: BLE001 - classified below; anything else is re-raised
+        except Exception as error:
             cause = error
         garbage = f"{where} answered with something that is not its API's JSON: {_short(cause)}"
         if isinstance(cause, (requests.Timeout, exceptions.DeadlineExceeded)):

@@ -172,7 +172,7 @@ def _keyed(items: list) -> dict[str, Any] | None:
     """Lists of named objects (env vars) compare by name, not position."""
     names = [item.get("name") for item in items if isinstance(item, dict)]
     if len(names) == len(items) and all(isinstance(n, str) for n in names) and len(set(names)) == len(names):
-        return {f"[name={n}]": item for n, item in zip(names, items)}
+        return {f"[name={n}]": item for n, item in zip(names, items, strict=False)}
     return None
 
 
