@@ -161,7 +161,7 @@ class Service(Strict):
     )
     port: int = Field(ge=1, le=65535, description="Port the container listens on (1-65535); Cloud Run sets PORT to it.")
     build: Build = Field(description="Where CI builds the image from in the application repository.")
-    public: bool = Field(default=True, description="true: anyone may invoke the service; false: only authenticated callers with the invoker role.")
+    public: bool = Field(default=True, description="true: anyone may invoke the service; false: only the services that call it (their runtime accounts get the invoker role).")
     url_name: EnvName | None = Field(
         default=None,
         description="Secret id and environment variable name of this service's URL, given to the services that call it "
@@ -188,7 +188,7 @@ class Service(Strict):
         description="Access of the service's runtime account to the traditions bucket: objectViewer (read) or objectAdmin "
         "(read and write), granted as roles/storage.<value>; null: none.",
     )
-    env_groups: list[GroupName] = Field(default=[], description="Names of env_groups whose variables the service gets, in order.")
+    env_groups: list[GroupName] = Field(default=[], description="Names of env_groups whose variables the service gets, applied in order, then env (later values win).")
     env: dict[EnvName, EnvValue] = Field(
         default={},
         max_length=MAX_ENV_VARS,
@@ -282,7 +282,7 @@ class Environment(Strict):
         default={},
         description="Values of `{name}` placeholders in services' and env_groups' values for this environment (name: lowercase and '_').",
     )
-    deletion_protection: bool = Field(description="true: Cloud Run services cannot be deleted by an apply (production).")
+    deletion_protection: bool = Field(description="true: Cloud Run services are deletion-protected (except first_apply_services), e.g. in production.")
     # Not strict: in strict mode pydantic takes only Adoptable instances, not their names.
     adopt: list[Annotated[Adoptable, Field(strict=False)]] = Field(
         default=[],
@@ -318,7 +318,7 @@ class Environment(Strict):
 class Platform(Strict):
     """The whole platform: what runs, where, and who may deploy it."""
 
-    name: PlatformName = Field(description="Platform name (2-31 lowercase letters, digits, hyphens), used in labels.")
+    name: PlatformName = Field(description="Platform name (2-31 lowercase letters, digits, hyphens), the `platform` label of every resource.")
     github: GitHub = Field(description="GitHub repositories and workflows allowed to build, plan and deploy.")
     apis: list[ApiName] = Field(description="Google APIs enabled in every project, e.g. run.googleapis.com; none is ever switched off.")
     deployer_project_roles: list[RoleName] = Field(
@@ -346,7 +346,7 @@ class Platform(Strict):
         default={},
         description="Named sets of plain environment variables shared by services (service env_groups); same placeholders as env.",
     )
-    service_defaults: ServiceDefaults = Field(description="Settings of every service that does not set its own.")
+    service_defaults: ServiceDefaults = Field(description="Values of the service settings a service leaves unset (null).")
     services: list[Service] = Field(min_length=1, description="The Cloud Run services, deployed in every environment.")
     environments: dict[EnvironmentName, Environment] = Field(
         min_length=1, description="Environments by name (2-16 lowercase letters/digits, e.g. staging), each its own project."
