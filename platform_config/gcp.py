@@ -38,6 +38,13 @@ MEMORY_MIB = (128, 32 * 1024)
 # Cloud Run startup probes: failure_threshold x period_seconds at most 240 s.
 STARTUP_PROBE_MAX_SECONDS = 240
 
+# Workload Identity Federation's limits on a provider ("Workload Identity
+# Federation", attribute conditions and mappings): the attribute condition,
+# each mapping expression, and the mapped google.subject in bytes.
+MAX_CONDITION_LENGTH = 4096
+MAX_MAPPING_EXPRESSION_LENGTH = 2048
+MAX_SUBJECT_BYTES = 127
+
 # Cloud Run CPU limits per instance (whole CPUs; fractions need other settings).
 Cpu = Literal["1", "2", "4", "8"]
 

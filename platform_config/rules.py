@@ -6,12 +6,18 @@ reported at its own field path."""
 from __future__ import annotations
 
 from .echo import echo
-from .gcp import MAX_ENV_VARS, RESERVED_ENV_NAMES, STARTUP_PROBE_MAX_SECONDS
+from .gcp import (
+    MAX_CONDITION_LENGTH,
+    MAX_ENV_VARS,
+    MAX_MAPPING_EXPRESSION_LENGTH,
+    RESERVED_ENV_NAMES,
+    STARTUP_PROBE_MAX_SECONDS,
+)
 from .model import Environment, Platform, Service
 from .naming import image_tag_variable_name, runtime_account_id, service_urls_secret_id, traditions_bucket_name
 from .patterns import ACCOUNT_ID, CREDENTIAL_NAME, SECRET_ID, bucket_name_problem
 from .templates import TemplateError, placeholders
-from .workload_identity import MAX_CONDITION_LENGTH, MAX_MAPPING_EXPRESSION_LENGTH, attribute_condition, attribute_mapping
+from .workload_identity import attribute_condition, attribute_mapping
 
 Problem = tuple[tuple[str | int, ...], str]
 
