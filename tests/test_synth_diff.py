@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tools.synth_diff import FORCES_REPLACEMENT, MARKER, MAX_REPORT_CHARS, blocks, diff_trees, render
+from tools.synth_diff import FORCES_REPLACEMENT, MARKER, MAX_REPORT_CHARS, REPLACEMENT_NOT_DESTRUCTIVE, blocks, diff_stack, diff_trees, render
 
 from .conftest import ROOT
 from .tfjson import resources
@@ -186,3 +186,42 @@ def test_a_move_between_stacks_is_reported_as_a_move(stacks, choices):
     assert "Moved out (forgotten here, kept in Google Cloud: `removed` with destroy = false):" in report
     assert f"- `{moved[0]}` → moved to bootstrap-staging" in report
     assert f"- `{sorted(imported)[0]}` (imported: adopts what exists)" in report
+
+
+def test_safety_switched_off_is_destructive():
+    service = {"name": "gateway", "deletion_protection": True, "lifecycle": {"prevent_destroy": True}}
+    unprotected = {"name": "gateway", "deletion_protection": False, "lifecycle": {}}
+    diff = diff_stack("app-x", {"resource": {"google_cloud_run_v2_service": {"gw": service}}},
+                      {"resource": {"google_cloud_run_v2_service": {"gw": unprotected}}})
+    assert diff.destructive
+    assert {c.risk for c in diff.changed["google_cloud_run_v2_service.gw"]} == {"deletion protection turned off", "prevent_destroy removed"}
+    protected_again = diff_stack("app-x", {"resource": {"google_cloud_run_v2_service": {"gw": unprotected}}},
+                                 {"resource": {"google_cloud_run_v2_service": {"gw": service}}})
+    assert not protected_again.destructive
+
+
+def test_iam_removed_is_named_and_destructive():
+    binding = {"role": "roles/run.invoker", "members": ["allUsers", "serviceAccount:a@p.iam.gserviceaccount.com"]}
+    base = {"resource": {"google_service_account_iam_binding": {"b": binding}, "google_cloud_run_v2_service_iam_member": {"m": {"member": "allUsers"}}}}
+    head = {"resource": {"google_service_account_iam_binding": {"b": {**binding, "members": binding["members"][:1]}}}}
+    diff = diff_stack("app-x", base, head)
+    assert diff.destructive
+    assert [c.risk for c in diff.changed["google_service_account_iam_binding.b"]] == ["IAM member removed: access revoked"]
+    assert "`google_cloud_run_v2_service_iam_member.m` (IAM grant removed: access revoked)" in render([diff])
+
+
+def test_shortened_values_are_shown_in_full_collapsed():
+    long_old, long_new = "a" * 200, "a" * 199 + "b"
+    diff = diff_stack("app-x", {"resource": {"t": {"x": {"v": long_old}}}}, {"resource": {"t": {"x": {"v": long_new}}}})
+    report = render([diff])
+    assert "<details><summary>Full values of the shortened changes</summary>" in report
+    assert f'- "{long_old}"' in report and f'+ "{long_new}"' in report
+
+
+def test_every_synthesized_resource_type_has_a_replacement_entry(stacks, choices):
+    """A new resource type must be placed in FORCES_REPLACEMENT or, with its
+    reason, in REPLACEMENT_NOT_DESTRUCTIVE: otherwise its replacements would
+    pass the diff silently."""
+    types = {kind for tree in (stacks, choices) for stack in tree.values() for kind in stack.get("resource", {})}
+    unlisted = types - set(FORCES_REPLACEMENT) - REPLACEMENT_NOT_DESTRUCTIVE
+    assert not unlisted, f"add these to tools/synth_diff.py's tables: {sorted(unlisted)}"

@@ -5,8 +5,12 @@
 
 Per stack: added, removed and changed resources by address, and for changed
 ones each attribute path with old -> new. cdktf's `//` metadata is ignored.
-Destructive: removed resources and stacks, changed backends, and changes to
-attributes that force replacement (FORCES_REPLACEMENT). A resource moved to
+Destructive: removed resources and stacks (an IAM grant removed is named as
+such), changed backends, changes to attributes that force replacement
+(FORCES_REPLACEMENT), and safety turned off: deletion protection,
+`prevent_destroy`, `force_destroy` turned on, members dropped from an
+authoritative IAM binding. Values cut short in the report are shown in full
+in a collapsed block. A resource moved to
 another stack is not destructive: it leaves its old stack through a
 `removed` block with `destroy = false` (reported as moved out, with the
 destination named in the block's `//` comment) and enters the new one through
@@ -47,8 +51,34 @@ FORCES_REPLACEMENT: dict[str, frozenset[str]] = {
     "google_secret_manager_secret_version": frozenset({"secret", "secret_data"}),
 }
 
+# Resource types without an entry above, on purpose: every attribute of an IAM
+# grant forces its replacement, and re-creating a grant is how the google
+# provider applies an IAM change (nothing is lost). A test requires every
+# synthesized type in one of the two tables.
+REPLACEMENT_NOT_DESTRUCTIVE: frozenset[str] = frozenset(
+    {
+        "google_artifact_registry_repository_iam_member",
+        "google_cloud_run_v2_service_iam_member",
+        "google_project_iam_member",
+        "google_secret_manager_secret_iam_member",
+        "google_service_account_iam_binding",
+        "google_service_account_iam_member",
+        "google_storage_bucket_iam_member",
+    }
+)
+
 # Top-level blocks reported as a whole, besides resources and data sources.
 OTHER_BLOCKS = ("terraform", "provider", "variable", "output", "import", "removed", "locals")
+
+
+# Attributes whose change switches a safety off: (the safe value, whether
+# leaving it out is safe too (the provider's default), why it matters).
+SAFETY_SETTINGS: dict[str, tuple[Any, bool, str]] = {
+    "deletion_protection": (True, True, "deletion protection turned off"),
+    "prevent_destroy": (True, False, "prevent_destroy removed"),
+    "force_destroy": (False, True, "force_destroy turned on: a destroy deletes every object"),
+}
+IAM_SUFFIXES = ("_iam_member", "_iam_binding", "_iam_policy")
 
 
 @dataclass
@@ -56,7 +86,12 @@ class Change:
     path: str
     old: Any
     new: Any
-    destructive: bool = False
+    # Why the change is destructive; None when it is not.
+    risk: str | None = None
+
+    @property
+    def destructive(self) -> bool:
+        return self.risk is not None
 
 
 @dataclass
@@ -191,11 +226,32 @@ def diff_stack(name: str, base: dict | None, head: dict | None) -> StackDiff:
         changes = attribute_changes(old[address], new[address])
         if changes:
             for change in changes:
-                change.destructive = forces_replacement(address, change.path)
+                change.risk = risk(address, change)
             result.changed[address] = changes
     if status == "changed" and not (result.added or result.removed or result.changed or result.moved_out):
         result.status = "unchanged"
     return result
+
+
+def risk(address: str, change: Change) -> str | None:
+    """Why `change` of the block at `address` is destructive, or None."""
+    if forces_replacement(address, change.path):
+        return "forces replacement"
+    setting = change.path.split(".")[-1].split("[")[0]
+    if setting in SAFETY_SETTINGS:
+        safe, absent_is_safe, why = SAFETY_SETTINGS[setting]
+        def is_safe(value: Any) -> bool:
+            return value == safe or (value is None and absent_is_safe)
+
+        if is_safe(change.old) and not is_safe(change.new):
+            return why
+    if address.split(".")[0].endswith(IAM_SUFFIXES) and change.path.startswith("members") and change.new is None:
+        return "IAM member removed: access revoked"
+    return None
+
+
+def is_iam(address: str) -> bool:
+    return address.split(".")[0].endswith(IAM_SUFFIXES)
 
 
 def forces_replacement(address: str, path: str) -> bool:
@@ -237,16 +293,33 @@ def render(diffs: list[StackDiff]) -> str:
             lines += ["", "Moved out (forgotten here, kept in Google Cloud: `removed` with destroy = false):"]
             lines += [f"- `{a}`{f' → {note}' if note else ''}" for a, note in d.moved_out.items()]
         if d.removed:
-            lines += ["", "Removed (destroyed on apply) ⚠:"] + [f"- ⚠ `{a}`" for a in d.removed]
+            lines += ["", "Removed (destroyed on apply) ⚠:"]
+            lines += [f"- ⚠ `{a}`{' (IAM grant removed: access revoked)' if is_iam(a) else ''}" for a in d.removed]
         if d.changed:
             lines += ["", "Changed:"]
             for address, changes in d.changed.items():
                 lines.append(f"- `{address}`")
                 for c in changes:
                     warning = "⚠ " if c.destructive else ""
-                    note = " (forces replacement)" if c.destructive else ""
+                    note = f" ({c.risk})" if c.risk else ""
                     lines.append(f"  - {warning}`{c.path}`: `{shorten(c.old)}` → `{shorten(c.new)}`{note}")
+            lines += full_values(d)
     return truncate("\n".join(lines) + "\n")
+
+
+def full_values(d: StackDiff) -> list[str]:
+    """The changes whose values the list cut short, whole, in a collapsed block."""
+    cut = [(address, c) for address, changes in d.changed.items() for c in changes if shorten(c.old) != _whole(c.old) or shorten(c.new) != _whole(c.new)]
+    if not cut:
+        return []
+    lines = ["", "<details><summary>Full values of the shortened changes</summary>", ""]
+    for address, c in cut:
+        lines += [f"`{address}` `{c.path}`", "", "```", f"- {_whole(c.old)}", f"+ {_whole(c.new)}", "```", ""]
+    return lines + ["</details>"]
+
+
+def _whole(value: Any) -> str:
+    return "(absent)" if value is None else json.dumps(value, sort_keys=True)
 
 
 def truncate(report: str) -> str:
