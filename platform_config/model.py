@@ -8,7 +8,7 @@ into config/platform.schema.json (`python -m platform_config.schema`).
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,7 +54,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-class Adoptable(str, Enum):
+class Adoptable(StrEnum):
     """Resources that may already exist and are then adopted with import blocks."""
 
     registry = "registry"
@@ -161,7 +161,10 @@ class Service(Strict):
     )
     port: int = Field(ge=1, le=65535, description="Port the container listens on (1-65535); Cloud Run sets PORT to it.")
     build: Build = Field(description="Where CI builds the image from in the application repository.")
-    public: bool = Field(default=True, description="true: anyone may invoke the service; false: only the services that call it (their runtime accounts get the invoker role).")
+    public: bool = Field(
+        default=True,
+        description="true: anyone may invoke the service; false: only the services that call it (their runtime accounts get the invoker role).",
+    )
     url_name: EnvName | None = Field(
         default=None,
         description="Secret id and environment variable name of this service's URL, given to the services that call it "
@@ -188,7 +191,9 @@ class Service(Strict):
         description="Access of the service's runtime account to the traditions bucket: objectViewer (read) or objectAdmin "
         "(read and write), granted as roles/storage.<value>; null: none.",
     )
-    env_groups: list[GroupName] = Field(default=[], description="Names of env_groups whose variables the service gets, applied in order, then env (later values win).")
+    env_groups: list[GroupName] = Field(
+        default=[], description="Names of env_groups whose variables the service gets, applied in order, then env (later values win)."
+    )
     env: dict[EnvName, EnvValue] = Field(
         default={},
         max_length=MAX_ENV_VARS,

@@ -91,7 +91,12 @@ def _unknown_placeholders(template: str, known: frozenset[str] | set[str]) -> se
 def _duplicates(values: list) -> list:
     """Values listed more than once, each once, in order."""
     seen: set = set()
-    return list(dict.fromkeys(v for v in values if v in seen or seen.add(v)))
+    repeated: dict = {}
+    for value in values:
+        if value in seen:
+            repeated[value] = None
+        seen.add(value)
+    return list(repeated)
 
 
 # --- per service ----------------------------------------------------------------
@@ -232,7 +237,8 @@ def probes_within_cloud_run_limits(platform: Platform, index: int, service: Serv
         problems.append(
             (
                 ("services", index, "startup_probe", "failure_threshold"),
-                f"{probe.failure_threshold} x period_seconds {probe.period_seconds} is over Cloud Run's {STARTUP_PROBE_MAX_SECONDS} s for a startup probe; lower either",
+                f"{probe.failure_threshold} x period_seconds {probe.period_seconds} is over Cloud Run's {STARTUP_PROBE_MAX_SECONDS} s "
+                "for a startup probe; lower either",
             )
         )
     return problems
@@ -380,7 +386,10 @@ def created_secrets_valid(platform: Platform, env_name: str, environment: Enviro
     if not SECRET_ID.fullmatch(urls_secret):
         # Reported alone: what it would break (adopt_secrets) follows from it.
         return [
-            (("service_urls_secret",), f"in environment {env_name!r}: {echo(urls_secret)} is not a valid secret id; use letters, digits, '_' or '-' (at most 255)")
+            (
+                ("service_urls_secret",),
+                f"in environment {env_name!r}: {echo(urls_secret)} is not a valid secret id; use letters, digits, '_' or '-' (at most 255)",
+            )
         ]
     if urls_secret in platform.operator_secrets:
         problems.append((("service_urls_secret",), f"in environment {env_name!r}: {urls_secret!r} is an operator secret; use another name"))
@@ -392,7 +401,10 @@ def created_secrets_valid(platform: Platform, env_name: str, environment: Enviro
     for secret in dict.fromkeys(environment.adopt_secrets):
         if secret not in created:
             problems.append(
-                (("environments", env_name, "adopt_secrets"), f"{secret!r} is not a secret this project creates in {env_name!r}; use one of: {', '.join(sorted(created))}")
+                (
+                    ("environments", env_name, "adopt_secrets"),
+                    f"{secret!r} is not a secret this project creates in {env_name!r}; use one of: {', '.join(sorted(created))}",
+                )
             )
     for kind in _duplicates(environment.adopt):
         problems.append((("environments", env_name, "adopt"), f"lists {kind.value!r} more than once; keep one"))

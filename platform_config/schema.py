@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     current = SCHEMA_FILE.read_text(encoding="utf-8") if SCHEMA_FILE.is_file() else None
     if current != text:
-        print(f"{SCHEMA_FILE.relative_to(DEFAULT_CONFIG.parent.parent)}: out of date with platform_config/model.py; run `make schema` and commit it", file=sys.stderr)
+        where = SCHEMA_FILE.relative_to(DEFAULT_CONFIG.parent.parent)
+        print(f"{where}: out of date with platform_config/model.py; run `make schema` and commit it", file=sys.stderr)
         return 1
     return 0
 
