@@ -85,5 +85,10 @@ rehearse: $(VENV)/.synced
 bench: install
 	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$$PATH" $(PY) bench/run.py
 
+# config/platform.schema.json from the model (editors complete and check config/platform.yaml with it).
+.PHONY: schema
+schema: $(VENV)/.synced
+	@$(PY) -m platform_config.schema
+
 clean:
 	rm -rf $(OUT) .pytest_cache

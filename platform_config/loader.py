@@ -20,7 +20,8 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .echo import echo
-from .model import Platform, Problem, cross_check
+from .model import Platform
+from .rules import Problem, cross_check
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "platform.yaml"
 CONFIG_ENV_VAR = "PLATFORM_CONFIG"

@@ -44,16 +44,13 @@ import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .gcp import MAX_SUBJECT_BYTES
+
 if TYPE_CHECKING:
     from .model import GitHub, Platform
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 ACCESS_LEVELS = ("deploy", "build", "plan")
-# Google's limits on a provider (attribute condition; each mapping
-# expression; the mapped google.subject, in bytes).
-MAX_CONDITION_LENGTH = 4096
-MAX_MAPPING_EXPRESSION_LENGTH = 2048
-MAX_SUBJECT_BYTES = 127
 # What `attribute.access` holds when no kind applies; no account admits it.
 NO_ACCESS = "none"
 

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from platform_config import ConfigError, parse_platform
-from platform_config.model import CREDENTIAL_NAME
+from platform_config.patterns import CREDENTIAL_NAME
 from stacks.layout_move import cdktf_logical_id
 
 from .conftest import ROOT

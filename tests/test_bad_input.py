@@ -23,23 +23,17 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from platform_config import ConfigError, load_platform, parse_platform
+from platform_config.gcp import RESERVED_ENV_NAMES
 from platform_config.loader import MAX_CONFIG_BYTES, MAX_PROBLEMS, _SafeLoader
-from platform_config.model import (
-    ACCOUNT_ID,
-    RESERVED_ENV_NAMES,
-    RESERVED_SERVICE_NAMES,
-    RESERVED_SERVICE_PREFIXES,
-    SECRET_ID,
-    SERVICE_NAME,
-    Platform,
-    bucket_name_problem,
-)
+from platform_config.model import Platform
 from platform_config.naming import (
     image_tag_variable_name,
     runtime_account_id,
     service_urls_secret_id,
     traditions_bucket_name,
 )
+from platform_config.patterns import ACCOUNT_ID, SECRET_ID, SERVICE_NAME, bucket_name_problem
+from platform_config.rules import RESERVED_SERVICE_NAMES, RESERVED_SERVICE_PREFIXES
 from platform_config.templates import TemplateError, placeholders, render
 
 from .conftest import ROOT

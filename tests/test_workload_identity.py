@@ -18,11 +18,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from platform_config import Platform, parse_platform
+from platform_config.gcp import MAX_CONDITION_LENGTH, MAX_MAPPING_EXPRESSION_LENGTH, MAX_SUBJECT_BYTES
 from platform_config.workload_identity import (
     ACCESS_LEVELS,
-    MAX_CONDITION_LENGTH,
-    MAX_MAPPING_EXPRESSION_LENGTH,
-    MAX_SUBJECT_BYTES,
     attribute_condition,
     attribute_mapping,
     deploy_workflow_ref,
