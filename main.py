@@ -4,7 +4,7 @@ The configuration is validated before the provider bindings are imported, so a
 bad value fails in a fraction of a second and no JSON is written. So does a
 synthesis that would let `cdktf synth` delete a folder holding local state.
 
-A synthesis takes shortcuts (constructs_lib/provider_bindings.py: only the used
+A synthesis takes shortcuts (synth/provider_bindings.py: only the used
 provider submodules, no garbage-collector walks, no interpreter teardown after
 success); SYNTH_WITHOUT_SHORTCUTS=1 runs without them. The tests prove both
 write the same bytes.
@@ -14,7 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-from platform_config import ConfigError, load_platform, orphaned_state_problems, stack_names
+from platform_config import ConfigError, load_platform, stack_names
+from synth.output_guard import orphaned_state_problems
 
 SHORTCUTS = os.environ.get("SYNTH_WITHOUT_SHORTCUTS") != "1"
 
@@ -31,7 +32,7 @@ def main() -> int:
         return 2
 
     if SHORTCUTS:
-        from constructs_lib.provider_bindings import prepare_fast_synth
+        from synth.provider_bindings import prepare_fast_synth
 
         prepare_fast_synth()
     from stacks import build_app
@@ -43,7 +44,7 @@ def main() -> int:
 def run() -> None:
     code = main()
     if code == 0 and SHORTCUTS:
-        from constructs_lib.provider_bindings import exit_without_teardown
+        from synth.provider_bindings import exit_without_teardown
 
         exit_without_teardown()
     sys.exit(code)

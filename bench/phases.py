@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def main() -> None:
     outdir, mode = sys.argv[1], sys.argv[2]
     marks = {"interpreter": START}
-    from constructs_lib import provider_bindings
+    from synth import provider_bindings
     from platform_config import load_platform
 
     platform = load_platform()

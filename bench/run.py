@@ -252,7 +252,7 @@ def main() -> int:
         "",
         "The shortcuts: only the used provider submodules, in Python and in jsii's node",
         "process; no garbage collector; no interpreter teardown after success",
-        "(`constructs_lib/provider_bindings.py`).",
+        "(`synth/provider_bindings.py`).",
         "",
         "## Scaling with the number of services",
         "",

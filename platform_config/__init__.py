@@ -3,7 +3,6 @@
 from .loader import CONFIG_ENV_VAR, DEFAULT_CONFIG, ConfigError, load_platform, parse_platform
 from .model import Adoptable, Environment, Platform, Service
 from .naming import app_state_prefix, custom_role_id, image_tag_variable_name, runtime_account_id, stack_names, url_secret_ids
-from .synth_output import orphaned_state_problems
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -18,7 +17,6 @@ __all__ = [
     "image_tag_variable_name",
     "load_platform",
     "parse_platform",
-    "orphaned_state_problems",
     "runtime_account_id",
     "stack_names",
     "url_secret_ids",

@@ -20,6 +20,9 @@ def runtime_account_id(service_name: str, environment_name: str) -> str:
 # the object the GCS backend writes under a prefix (workspace "default").
 BOOTSTRAP_STATE_PREFIX = "bootstrap"
 STATE_OBJECT = "default.tfstate"
+# The bootstrap's state before it moves into the bucket: in its stack folder,
+# relative, so the synthesized JSON holds no path of the machine.
+LOCAL_STATE_FILE = "terraform.tfstate"
 
 
 def app_state_prefix(environment_name: str) -> str:
@@ -46,9 +49,19 @@ def image_tag_variable_name(image: str) -> str:
     return f"image_tag_{image.replace('-', '_').replace('.', '_')}"
 
 
+def bootstrap_stack_name(environment_name: str) -> str:
+    """The environment's admin-applied stack."""
+    return f"bootstrap-{environment_name}"
+
+
+def app_stack_name(environment_name: str) -> str:
+    """The environment's CI-applied stack."""
+    return f"app-{environment_name}"
+
+
 def stack_names(environment_names) -> list[str]:
     """Every stack synthesized for these environments, in synthesis order."""
-    return [f"{kind}-{env}" for env in environment_names for kind in ("bootstrap", "app")]
+    return [name(env) for env in environment_names for name in (bootstrap_stack_name, app_stack_name)]
 
 
 def service_url(service_name: str, project_number: str, region: str) -> str:
@@ -70,14 +83,10 @@ def registry_url_prefix(region: str, project: str, repository: str) -> str:
     return f"{region}-docker.pkg.dev/{project}/{repository}"
 
 
-def app_stack_name(environment_name: str) -> str:
-    return f"app-{environment_name}"
-
-
-def url_secret_ids(url_names, service_urls_secret: str, *, project: str, environment_name: str) -> list[str]:
+def url_secret_ids(platform, environment_name: str) -> list[str]:
     """Secret ids of the published service URLs: one per URL name, then the
-    JSON of them all (`service_urls_secret` with its placeholders filled)."""
-    return [*url_names, service_urls_secret.format(project=project, env=environment_name)]
+    JSON of them all."""
+    return [*(s.url_name for s in platform.services if s.url_name), service_urls_secret_id(platform, environment_name)]
 
 
 def custom_role_id(base: str, environment_name: str) -> str:

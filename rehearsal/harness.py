@@ -26,7 +26,13 @@ from pathlib import Path
 import yaml
 
 from platform_config import load_platform
-from platform_config.naming import service_account_email, traditions_bucket_name, workload_identity_provider_name
+from platform_config.naming import (
+    app_stack_name,
+    bootstrap_stack_name,
+    service_account_email,
+    traditions_bucket_name,
+    workload_identity_provider_name,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOME = Path(__file__).resolve().parent
@@ -174,7 +180,7 @@ class Rehearsal:
         subprocess.run([sys.executable, "main.py"], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
         providers = {}
         for env_name, environment in self.platform.environments.items():
-            stack = json.loads((outdir / "stacks" / f"bootstrap-{env_name}" / "cdk.tf.json").read_text())
+            stack = json.loads((outdir / "stacks" / bootstrap_stack_name(env_name) / "cdk.tf.json").read_text())
             resources = stack["resource"]
             [provider] = resources["google_iam_workload_identity_pool_provider"].values()
             accounts = {}
@@ -280,7 +286,7 @@ class Rehearsal:
                 image.parent.mkdir(parents=True, exist_ok=True)
                 image.write_text(scenario.seed_tag)
         for kind in scenario.drifted:
-            state_file = world / "state" / f"app-{scenario.environment}.json"
+            state_file = world / "state" / f"{app_stack_name(scenario.environment)}.json"
             state = json.loads(state_file.read_text())
             address = next(a for a in sorted(state["resources"]) if a.startswith(f"{kind}."))
             state["resources"][address] = "changed in the console"

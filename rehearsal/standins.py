@@ -29,7 +29,7 @@ WORLD = Path(os.environ.get("REHEARSAL_WORLD", "."))
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from platform_config.naming import IMAGE_TAGS_OUTPUT, ROLLOUT_OUTPUT, ROLLOUT_VARIABLE  # noqa: E402
+from platform_config.naming import IMAGE_TAGS_OUTPUT, ROLLOUT_OUTPUT, ROLLOUT_VARIABLE, app_stack_name  # noqa: E402
 
 # Files whose modification time tells `make` to reinstall: a fresh clone must
 # not look newer than the shared installs.
@@ -175,7 +175,7 @@ def gcloud(args: list[str]) -> int:
         return 0 if _image_path(args[4]).exists() else fail(f"ERROR: (gcloud.artifacts.docker.images.describe) Image not found: {args[4]}")
     if args[:3] == ["run", "services", "describe"]:
         name = args[3]
-        state = _state(f"app-{os.environ['REHEARSAL_ENV']}")
+        state = _state(app_stack_name(os.environ['REHEARSAL_ENV']))
         if name not in state.get("outputs", {}).get("service_urls", {}).get("value", {}):
             return fail(f"ERROR: (gcloud.run.services.describe) Cannot find service [{name}]")
         revision = f"{name}-{state['serial']:05d}"

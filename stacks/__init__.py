@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from cdktf import App
 
-from platform_config import Platform, stack_names
+from platform_config import Platform
+from platform_config.naming import app_stack_name, bootstrap_stack_name
 
 from .app_stack import AppStack
 from .bootstrap_stack import BootstrapStack
@@ -20,7 +21,6 @@ def build_app(platform: Platform, outdir: str | None = None) -> App:
     the pull request's `tofu validate` (README, "which check runs where")."""
     app = App(outdir=outdir, skip_validation=True) if outdir else App(skip_validation=True)
     for env_name in platform.environments:
-        bootstrap_name, app_name = stack_names([env_name])
-        BootstrapStack(app, bootstrap_name, platform=platform, env_name=env_name)
-        AppStack(app, app_name, platform=platform, env_name=env_name)
+        BootstrapStack(app, bootstrap_stack_name(env_name), platform=platform, env_name=env_name)
+        AppStack(app, app_stack_name(env_name), platform=platform, env_name=env_name)
     return app

@@ -35,6 +35,7 @@ from constructs_lib.cloud_run_service import CloudRunService, ContainerSpec, Htt
 from constructs_lib.published_secret import PublishedSecretValue
 from platform_config import Platform, Service, app_state_prefix, image_tag_variable_name, runtime_account_id
 from platform_config.naming import (
+    bootstrap_stack_name,
     IMAGE_TAGS_OUTPUT,
     ROLLOUT_OUTPUT,
     ROLLOUT_VARIABLE,
@@ -45,7 +46,7 @@ from platform_config.naming import (
 )
 from platform_config.templates import render
 
-from .environment import bootstrap_stack_name, environment_labels, google_provider
+from .environment import environment_labels, google_provider
 from .layout_move import forget_moved_resources
 
 # Conditions below are `${...}`: in Terraform JSON a string is a template, so

@@ -19,15 +19,12 @@ from constructs_lib.project_services import ProjectServices
 from constructs_lib.published_secret import WRITER_ROLES, PublishedSecret
 from constructs_lib.runtime_identity import RuntimeIdentity
 from platform_config import Adoptable, Platform, custom_role_id, runtime_account_id, url_secret_ids
-from platform_config.naming import BOOTSTRAP_STATE_PREFIX, traditions_bucket_name
+from platform_config.gcp import TRADITIONS_ROLES
+from platform_config.naming import BOOTSTRAP_STATE_PREFIX, LOCAL_STATE_FILE, traditions_bucket_name
 from platform_config.workload_identity import attribute_condition, attribute_mapping
 
 from .environment import bucket_retention, environment_labels, google_provider
 
-# Relative, so the state lives in the stack's own folder and the synthesized
-# JSON holds no path of the machine it was synthesized on.
-LOCAL_STATE_FILE = "terraform.tfstate"
-TRADITIONS_ROLES = {"objectViewer": "roles/storage.objectViewer", "objectAdmin": "roles/storage.objectAdmin"}
 
 
 class BootstrapStack(TerraformStack):
@@ -207,9 +204,8 @@ class BootstrapStack(TerraformStack):
         url_names = [s.url_name for s in platform.services if s.url_name]
         # Construct ids of layout 1 (url-secret-<URL_NAME>, url-secret-all), so moved secrets keep their addresses.
         construct_ids = [*(f"url-secret-{name}" for name in url_names), "url-secret-all"]
-        secret_ids = url_secret_ids(url_names, platform.service_urls_secret, project=project, environment_name=self.env_name)
         secrets = []
-        for construct_id, secret_id in zip(construct_ids, secret_ids, strict=False):
+        for construct_id, secret_id in zip(construct_ids, url_secret_ids(platform, self.env_name), strict=True):
             secret = PublishedSecret(
                 self,
                 construct_id,

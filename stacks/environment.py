@@ -6,19 +6,13 @@ from cdktf_cdktf_provider_google.provider import GoogleProvider
 from constructs import Construct
 
 from constructs_lib.hardened_bucket import BucketRetention
-from platform_config import Environment, Platform, stack_names
+from platform_config import Environment, Platform
 
 MANAGED_BY = "cdktf"
 
 
 def environment_labels(platform: Platform, env_name: str) -> dict[str, str]:
     return {"platform": platform.name, "environment": env_name, "managed-by": MANAGED_BY}
-
-
-def bootstrap_stack_name(env_name: str) -> str:
-    """The environment's admin-applied stack, for messages that say to apply it."""
-    bootstrap_name, _ = stack_names([env_name])
-    return bootstrap_name
 
 
 def google_provider(scope: Construct, environment: Environment) -> GoogleProvider:

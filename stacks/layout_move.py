@@ -16,6 +16,7 @@ import re
 from cdktf import TerraformStack
 
 from platform_config import Platform
+from platform_config.naming import bootstrap_stack_name
 
 
 def layout_1_moved_paths(platform: Platform) -> list[tuple[str, list[str]]]:
@@ -65,7 +66,7 @@ def forget_moved_resources(stack: TerraformStack, platform: Platform, env_name: 
     stack.add_override(
         "removed",
         [
-            {"from": address, "lifecycle": {"destroy": False}, "//": f"moved to bootstrap-{env_name}"}
+            {"from": address, "lifecycle": {"destroy": False}, "//": f"moved to {bootstrap_stack_name(env_name)}"}
             for address in moved_addresses(platform)
         ],
     )

@@ -13,7 +13,7 @@ import yaml
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from constructs_lib.provider_bindings import import_only_used_submodules
+from synth.provider_bindings import import_only_used_submodules
 from platform_config import DEFAULT_CONFIG, Platform, load_platform, parse_platform
 
 ROOT = Path(__file__).resolve().parent.parent

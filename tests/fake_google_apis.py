@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from platform_config import Platform, custom_role_id, runtime_account_id
+from platform_config import Platform, custom_role_id, runtime_account_id, url_secret_ids
 from platform_config.naming import service_account_email
 
 PROJECT_NUMBER = "123456789012"
@@ -88,12 +88,6 @@ class FakeGoogle:
         deployer = f"serviceAccount:{service_account_email(environment.deployer_account_id, project)}"
         roles = [*platform.deployer_project_roles, f"projects/{project}/roles/{custom_role_id('cdktfDeployer', env_name)}"]
         self.bindings[project] = [{"role": role, "members": [deployer]} for role in roles]
-
-
-def url_secret_ids(platform: Platform, env_name: str) -> list[str]:
-    environment = platform.environments[env_name]
-    ids = [s.url_name for s in platform.services if s.url_name]
-    return [*ids, platform.service_urls_secret.format(project=environment.project_id, env=env_name)]
 
 
 def operator_secrets_read(platform: Platform) -> list[str]:

@@ -23,7 +23,7 @@ import textwrap
 
 import pytest
 
-from constructs_lib.provider_bindings import LAZY_INDEX, PACKAGE
+from synth.provider_bindings import LAZY_INDEX, PACKAGE
 from platform_config import stack_names
 
 from .conftest import ROOT, stack_files
@@ -97,7 +97,7 @@ def test_a_failing_construct_still_fails_the_synth(tmp_path):
     its message and a non-zero exit, and no stack is written."""
     script = textwrap.dedent(
         """
-        from constructs_lib.provider_bindings import import_only_used_submodules
+        from synth.provider_bindings import import_only_used_submodules
         import_only_used_submodules()
         from constructs_lib import hardened_bucket
 

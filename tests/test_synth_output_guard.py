@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 
-from platform_config import orphaned_state_problems, stack_names
+from platform_config import stack_names
+from synth.output_guard import orphaned_state_problems
 
 from .conftest import ROOT
 

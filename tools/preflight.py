@@ -62,7 +62,7 @@ from google.cloud.storage.retry import DEFAULT_RETRY as STORAGE_RETRY
 from google.protobuf.json_format import ParseError
 
 from platform_config import ConfigError, Platform, app_state_prefix, custom_role_id, load_platform, runtime_account_id
-from platform_config.naming import BOOTSTRAP_STATE_PREFIX, STATE_OBJECT, service_account_email
+from platform_config.naming import BOOTSTRAP_STATE_PREFIX, LOCAL_STATE_FILE, STATE_OBJECT, bootstrap_stack_name, service_account_email
 from platform_config.role_permissions import PLANNER_PERMISSIONS, ROLE_PERMISSIONS
 
 TIMEOUT_ENV = "PREFLIGHT_TIMEOUT"
@@ -97,7 +97,6 @@ RUNTIME_ACCOUNT_PERMISSIONS = {"deployer": ("iam.serviceAccounts.actAs",), "plan
 # per environment, with the suffix _<env>, once platform_config.naming.custom_role_id
 # lands) and where a bootstrap state lives (stacks/bootstrap_stack.py).
 BOOTSTRAP_STATE_OBJECT = f"{BOOTSTRAP_STATE_PREFIX}/{STATE_OBJECT}"
-LOCAL_BOOTSTRAP_STATE = "stacks/bootstrap-{env}/terraform.tfstate"
 # The resource types of a state file that the preflight looks for: their kind
 # here, and the attribute that names each.
 STATE_NAMES = {
@@ -222,12 +221,12 @@ class Preflight:
 
     @property
     def bootstrap_first(self) -> str:
-        return f"apply bootstrap-{self.env_name} first {DEPLOY_FROM_SCRATCH}"
+        return f"apply {bootstrap_stack_name(self.env_name)} first {DEPLOY_FROM_SCRATCH}"
 
     def denied(self, what: str, permission: str) -> str:
         return (
             f"permission denied on {what} ({permission} missing, so whether it exists is unknown): run as the "
-            f"{self.identity} of {self.env_name}, or re-apply bootstrap-{self.env_name}, which grants it"
+            f"{self.identity} of {self.env_name}, or re-apply {bootstrap_stack_name(self.env_name)}, which grants it"
         )
 
     def forbidden(self, what: str, permission: str) -> None:
@@ -244,7 +243,7 @@ class Preflight:
         if permissions:
             self.report.problem(
                 f"the {self.identity} of {self.env_name} lacks {', '.join(permissions)} on {where}: "
-                f"re-apply bootstrap-{self.env_name} (it grants them), or run as the {self.identity}"
+                f"re-apply {bootstrap_stack_name(self.env_name)} (it grants them), or run as the {self.identity}"
             )
 
     def not_adopted(self, what: str, adopt_field: str) -> str:
@@ -332,7 +331,7 @@ class Preflight:
         if not bucket.versioning_enabled:
             self.report.problem(
                 f"state bucket {url} does not keep versions, so a bad state write cannot be undone: "
-                f"apply bootstrap-{self.env_name} (it turns versioning on) or run "
+                f"apply {bootstrap_stack_name(self.env_name)} (it turns versioning on) or run "
                 f"`gcloud storage buckets update {url} --versioning`"
             )
         needed = STATE_BACKEND_PERMISSIONS[self.identity]
@@ -353,7 +352,7 @@ class Preflight:
             return self.denied(f"state bucket {url}", "storage.objects.list")
         return (
             f"cannot read the settings of state bucket {url} (storage.buckets.get denied), so versioning "
-            f"cannot be verified: re-apply bootstrap-{self.env_name}, which grants it to the deployer"
+            f"cannot be verified: re-apply {bootstrap_stack_name(self.env_name)}, which grants it to the deployer"
         )
 
     def _probe_objects(self, bucket: storage.Bucket, prefix: str) -> None:
@@ -372,7 +371,7 @@ class Preflight:
             except exceptions.Forbidden:
                 self.report.problem(
                     f"cannot {action} objects under {where}: grant the deployer roles/storage.objectAdmin on "
-                    f"gs://{bucket.name} (bootstrap-{self.env_name} does)"
+                    f"gs://{bucket.name} ({bootstrap_stack_name(self.env_name)} does)"
                 )
                 return
 
@@ -382,12 +381,12 @@ class Preflight:
         if self.env.bootstrap_backend == "gcs":
             self.bootstrap_managed = self._state_names(bucket, BOOTSTRAP_STATE_OBJECT)
             return
-        local = self.outdir / LOCAL_BOOTSTRAP_STATE.format(env=self.env_name)
+        local = self.outdir / "stacks" / bootstrap_stack_name(self.env_name) / LOCAL_STATE_FILE
         if local.is_file():
             self.bootstrap_managed = _names_in_state(local.read_text())
         else:
             self.report.notes.append(
-                f"the state of bootstrap-{self.env_name} is local and not at {local}, so whether existing runtime "
+                f"the state of {bootstrap_stack_name(self.env_name)} is local and not at {local}, so whether existing runtime "
                 "accounts, URL secrets and the traditions bucket are adopted is not checked: run the preflight "
                 "where that state is, or move it into the bucket (README, Deploy from scratch, step 3)"
             )
@@ -446,7 +445,7 @@ class Preflight:
             for api in apis[start : start + 20]:
                 if api not in enabled:
                     self.report.problem(
-                        f"API {api} is not enabled in {self.project}: apply bootstrap-{self.env_name} "
+                        f"API {api} is not enabled in {self.project}: apply {bootstrap_stack_name(self.env_name)} "
                         f"or run `gcloud services enable {api} --project {self.project}`"
                     )
 

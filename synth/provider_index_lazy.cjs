@@ -1,4 +1,4 @@
-// Preloaded into jsii's node process by constructs_lib/provider_bindings.py.
+// Preloaded into jsii's node process by synth/provider_bindings.py.
 //
 // The google provider's lib/index.js requires all ~1,470 resource modules
 // (about 2.4 s) although jsii only ever reads the ones whose classes are

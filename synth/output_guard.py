@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-LOCAL_STATE = "terraform.tfstate"
+from platform_config.naming import LOCAL_STATE_FILE
 
 
 def orphaned_state_problems(outdir: Path, stacks: list[str]) -> list[str]:
@@ -16,6 +16,6 @@ def orphaned_state_problems(outdir: Path, stacks: list[str]) -> list[str]:
         f"{path} holds the local state of a stack this configuration no longer has, and `cdktf synth` "
         "would delete its folder: move that state into the bucket or out of the output folder first "
         "(README, Deploy from scratch)"
-        for path in sorted(Path(outdir).glob(f"stacks/*/{LOCAL_STATE}"))
+        for path in sorted(Path(outdir).glob(f"stacks/*/{LOCAL_STATE_FILE}"))
         if path.parent.name not in stacks
     ]
