@@ -23,17 +23,9 @@ from cdktf_cdktf_provider_google.cloud_run_v2_service import (
 from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
 from constructs import Construct
 
+from platform_config.model import Probe
+
 from .adoption import adopt_if
-
-
-@dataclass(frozen=True)
-class HttpProbe:
-    path: str
-    port: int
-    initial_delay_seconds: int
-    timeout_seconds: int
-    period_seconds: int
-    failure_threshold: int
 
 
 @dataclass(frozen=True)
@@ -56,8 +48,8 @@ class ContainerSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     # Environment variable -> Secret Manager secret id, read by reference.
     secret_env: Mapping[str, str] = field(default_factory=dict)
-    startup_probe: HttpProbe | None = None
-    liveness_probe: HttpProbe | None = None
+    startup_probe: Probe | None = None
+    liveness_probe: Probe | None = None
 
 
 ROLLOUT_ANNOTATION = "rollout"
@@ -181,7 +173,7 @@ def _container(spec: ContainerSpec) -> CloudRunV2ServiceTemplateContainers:
     )
 
 
-def _probe(probe: HttpProbe | None, probe_type, http_get_type):
+def _probe(probe: Probe | None, probe_type, http_get_type):
     """Startup and liveness probes share one shape but have distinct binding types."""
     if probe is None:
         return None

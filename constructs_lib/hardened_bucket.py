@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_google.storage_bucket import (
@@ -16,18 +15,11 @@ from cdktf_cdktf_provider_google.storage_bucket import (
 from cdktf_cdktf_provider_google.storage_bucket_iam_member import StorageBucketIamMember
 from constructs import Construct
 
+from platform_config.model import BucketRetentionPolicy
+
 from .adoption import adopt_if
 
 SECONDS_PER_DAY = 86_400
-
-
-@dataclass(frozen=True)
-class BucketRetention:
-    """How long replaced object versions stay recoverable."""
-
-    noncurrent_versions_kept: int
-    noncurrent_days_kept: int
-    soft_delete_retention_days: int
 
 
 class HardenedBucket(Construct):
@@ -40,7 +32,7 @@ class HardenedBucket(Construct):
 
     Example::
 
-        retention = BucketRetention(noncurrent_versions_kept=5, noncurrent_days_kept=30, soft_delete_retention_days=7)
+        retention = BucketRetentionPolicy(noncurrent_versions_kept=5, noncurrent_days_kept=30, soft_delete_retention_days=7)
         bucket = HardenedBucket(
             stack, "state", project="my-project", name="my-project-state", location="europe-west1", retention=retention, labels={}
         )
@@ -55,7 +47,7 @@ class HardenedBucket(Construct):
         project: str,
         name: str,
         location: str,
-        retention: BucketRetention,
+        retention: BucketRetentionPolicy,
         labels: dict[str, str],
         exists: bool = False,
     ) -> None:

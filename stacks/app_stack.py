@@ -31,7 +31,7 @@ from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject
 from cdktf_cdktf_provider_google.data_google_service_accounts import DataGoogleServiceAccounts
 from constructs import Construct
 
-from constructs_lib.cloud_run_service import CloudRunService, ContainerSpec, HttpProbe
+from constructs_lib.cloud_run_service import CloudRunService, ContainerSpec
 from constructs_lib.published_secret import PublishedSecretValue
 from platform_config import Platform, Service, app_state_prefix, image_tag_variable_name, runtime_account_id
 from platform_config.naming import (
@@ -265,8 +265,8 @@ def _container_spec(
         request_timeout_seconds=service.request_timeout_seconds or defaults.request_timeout_seconds,
         env={**{k: render(v, placeholders) for k, v in env.items()}, **url_env},
         secret_env=dict(service.secrets),
-        startup_probe=HttpProbe(**service.startup_probe.model_dump()) if service.startup_probe else None,
-        liveness_probe=HttpProbe(**service.liveness_probe.model_dump()) if service.liveness_probe else None,
+        startup_probe=service.startup_probe,
+        liveness_probe=service.liveness_probe,
     )
 
 

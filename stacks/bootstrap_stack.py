@@ -23,7 +23,7 @@ from platform_config.gcp import TRADITIONS_ROLES
 from platform_config.naming import BOOTSTRAP_STATE_PREFIX, LOCAL_STATE_FILE, traditions_bucket_name
 from platform_config.workload_identity import attribute_condition, attribute_mapping
 
-from .environment import bucket_retention, environment_labels, google_provider
+from .environment import environment_labels, google_provider
 
 
 
@@ -76,7 +76,7 @@ class BootstrapStack(TerraformStack):
             project=environment.project_id,
             name=environment.state_bucket,
             location=environment.state_bucket_location or environment.region,
-            retention=bucket_retention(self.platform),
+            retention=self.platform.bucket_retention,
             labels={**self.labels, "purpose": "tofu-state"},
             exists=Adoptable.state_bucket in self.adopt,
         )
@@ -186,7 +186,7 @@ class BootstrapStack(TerraformStack):
             project=environment.project_id,
             name=traditions_bucket_name(platform, self.env_name),
             location=environment.region,
-            retention=bucket_retention(platform),
+            retention=platform.bucket_retention,
             labels={**self.labels, "purpose": "traditions"},
             exists=environment.move_to_bootstrap,
         )

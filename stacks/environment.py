@@ -5,7 +5,6 @@ from __future__ import annotations
 from cdktf_cdktf_provider_google.provider import GoogleProvider
 from constructs import Construct
 
-from constructs_lib.hardened_bucket import BucketRetention
 from platform_config import Environment, Platform
 
 MANAGED_BY = "cdktf"
@@ -18,6 +17,3 @@ def environment_labels(platform: Platform, env_name: str) -> dict[str, str]:
 def google_provider(scope: Construct, environment: Environment) -> GoogleProvider:
     return GoogleProvider(scope, "google", project=environment.project_id, region=environment.region)
 
-
-def bucket_retention(platform: Platform) -> BucketRetention:
-    return BucketRetention(**platform.bucket_retention.model_dump())

@@ -1,10 +1,11 @@
-from constructs_lib.cloud_run_service import ROLLOUT_ANNOTATION, CloudRunService, ContainerSpec, HttpProbe
+from constructs_lib.cloud_run_service import ROLLOUT_ANNOTATION, CloudRunService, ContainerSpec
+from platform_config.model import Probe
 
 from ..tfjson import only, resources
 from .bare_stack import PROJECT, REGION, bare_stack, imports, synth
 
 EMAIL = f"api-test@{PROJECT}.iam.gserviceaccount.com"
-PROBE = HttpProbe(path="/health", port=8080, initial_delay_seconds=1, timeout_seconds=2, period_seconds=3, failure_threshold=4)
+PROBE = Probe(path="/health", port=8080, initial_delay_seconds=1, timeout_seconds=2, period_seconds=3, failure_threshold=4)
 SPEC = ContainerSpec(
     image="europe-west1-docker.pkg.dev/my-project/images/api:v1",
     port=8080,

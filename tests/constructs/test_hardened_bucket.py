@@ -1,9 +1,10 @@
-from constructs_lib.hardened_bucket import SECONDS_PER_DAY, BucketRetention, HardenedBucket
+from constructs_lib.hardened_bucket import SECONDS_PER_DAY, HardenedBucket
+from platform_config.model import BucketRetentionPolicy
 
 from ..tfjson import only, resources
 from .bare_stack import MEMBER, PROJECT, bare_stack, imports, synth
 
-RETENTION = BucketRetention(noncurrent_versions_kept=4, noncurrent_days_kept=21, soft_delete_retention_days=9)
+RETENTION = BucketRetentionPolicy(noncurrent_versions_kept=4, noncurrent_days_kept=21, soft_delete_retention_days=9)
 
 
 def build(**overrides) -> dict:
