@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def main() -> None:
     outdir, mode = sys.argv[1], sys.argv[2]
     marks = {"interpreter": START}
-    from synth import provider_bindings
     from platform_config import load_platform
+    from synth import provider_bindings
 
     platform = load_platform()
     marks["configuration"] = time.time()

@@ -132,7 +132,9 @@ def phase_rows(outdir: Path) -> list[str]:
         durations[mode] = {key: [] for key in PHASES}
         for _ in range(PHASE_RUNS):
             previous = time.time()  # wall clock, as phases.py reports it
-            result = subprocess.run([PY, "bench/phases.py", str(outdir / f"phases-{mode}"), mode], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True)
+            result = subprocess.run(
+                [PY, "bench/phases.py", str(outdir / f"phases-{mode}"), mode], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True
+            )
             end = time.time()
             marks = json.loads(result.stdout)
             for key in PHASES:

@@ -39,9 +39,7 @@ class CiIdentity(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.project = project
-        self.account = ServiceAccount(
-            self, "account", project=project, account_id=account_id, display_name=f"{display_name} (managed by cdktf)"
-        )
+        self.account = ServiceAccount(self, "account", project=project, account_id=account_id, display_name=f"{display_name} (managed by cdktf)")
         # A reference, so grants wait for the account on a fresh project.
         self.member = f"serviceAccount:{self.account.email}"
         role = ProjectIamCustomRole(
@@ -57,12 +55,8 @@ class CiIdentity(Construct):
 
 
 def ci_planner(scope: Construct, id: str, *, project: str, account_id: str, role_id: str) -> CiIdentity:
-    return CiIdentity(
-        scope, id, project=project, account_id=account_id, display_name="CI planner", role_id=role_id, permissions=PLANNER_PERMISSIONS
-    )
+    return CiIdentity(scope, id, project=project, account_id=account_id, display_name="CI planner", role_id=role_id, permissions=PLANNER_PERMISSIONS)
 
 
 def ci_builder(scope: Construct, id: str, *, project: str, account_id: str, role_id: str) -> CiIdentity:
-    return CiIdentity(
-        scope, id, project=project, account_id=account_id, display_name="CI builder", role_id=role_id, permissions=BUILDER_PERMISSIONS
-    )
+    return CiIdentity(scope, id, project=project, account_id=account_id, display_name="CI builder", role_id=role_id, permissions=BUILDER_PERMISSIONS)

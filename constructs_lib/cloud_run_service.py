@@ -156,9 +156,7 @@ def _container(spec: ContainerSpec) -> CloudRunV2ServiceTemplateContainers:
     return CloudRunV2ServiceTemplateContainers(
         image=spec.image,
         ports=CloudRunV2ServiceTemplateContainersPorts(container_port=spec.port),
-        resources=CloudRunV2ServiceTemplateContainersResources(
-            limits={"cpu": spec.cpu, "memory": spec.memory}, cpu_idle=spec.cpu_idle
-        ),
+        resources=CloudRunV2ServiceTemplateContainersResources(limits={"cpu": spec.cpu, "memory": spec.memory}, cpu_idle=spec.cpu_idle),
         env=sorted(plain + secret, key=lambda e: e.name),
         startup_probe=_probe(
             spec.startup_probe,

@@ -62,9 +62,7 @@ class DockerRegistry(Construct):
                 ArtifactRegistryRepositoryCleanupPolicies(
                     id="keep-recent-versions",
                     action="KEEP",
-                    most_recent_versions=ArtifactRegistryRepositoryCleanupPoliciesMostRecentVersions(
-                        keep_count=keep_recent_versions
-                    ),
+                    most_recent_versions=ArtifactRegistryRepositoryCleanupPoliciesMostRecentVersions(keep_count=keep_recent_versions),
                 ),
                 ArtifactRegistryRepositoryCleanupPolicies(
                     id="delete-old-untagged",

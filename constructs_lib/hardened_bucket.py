@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_google.storage_bucket import (
     StorageBucket,
@@ -63,21 +62,15 @@ class HardenedBucket(Construct):
             public_access_prevention="enforced",
             force_destroy=False,
             versioning=StorageBucketVersioning(enabled=True),
-            soft_delete_policy=StorageBucketSoftDeletePolicy(
-                retention_duration_seconds=retention.soft_delete_retention_days * SECONDS_PER_DAY
-            ),
+            soft_delete_policy=StorageBucketSoftDeletePolicy(retention_duration_seconds=retention.soft_delete_retention_days * SECONDS_PER_DAY),
             lifecycle_rule=[
                 StorageBucketLifecycleRule(
                     action=StorageBucketLifecycleRuleAction(type="Delete"),
-                    condition=StorageBucketLifecycleRuleCondition(
-                        num_newer_versions=retention.noncurrent_versions_kept, with_state="ARCHIVED"
-                    ),
+                    condition=StorageBucketLifecycleRuleCondition(num_newer_versions=retention.noncurrent_versions_kept, with_state="ARCHIVED"),
                 ),
                 StorageBucketLifecycleRule(
                     action=StorageBucketLifecycleRuleAction(type="Delete"),
-                    condition=StorageBucketLifecycleRuleCondition(
-                        days_since_noncurrent_time=retention.noncurrent_days_kept, with_state="ARCHIVED"
-                    ),
+                    condition=StorageBucketLifecycleRuleCondition(days_since_noncurrent_time=retention.noncurrent_days_kept, with_state="ARCHIVED"),
                 ),
             ],
             labels=labels,

@@ -123,7 +123,9 @@ def _check_expanded_size(root: Node | None) -> None:
             count = 1 + sum(values for values, _ in sizes)
             depth = 1 + max((levels for _, levels in sizes), default=0)
             if count > MAX_NODES:
-                raise ComposerError(None, None, f"more than {MAX_NODES} values once aliases are expanded; write the values out or use fewer aliases", node.start_mark)
+                raise ComposerError(
+                    None, None, f"more than {MAX_NODES} values once aliases are expanded; write the values out or use fewer aliases", node.start_mark
+                )
             if depth > MAX_DEPTH:
                 raise ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels once aliases are expanded; flatten it", node.start_mark)
             measured[id(node)] = (count, depth)
@@ -167,6 +169,7 @@ def read_config_text(path: Path) -> str:
         return ConfigError([f"{path}: (file): {message}"])
 
     cannot_read = f"; set {CONFIG_ENV_VAR} to an existing configuration file"
+
     def check(info: os.stat_result) -> None:
         if not stat.S_ISREG(info.st_mode):
             raise refuse(f"is not a regular file (a directory, device or pipe){cannot_read}")

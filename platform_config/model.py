@@ -74,8 +74,7 @@ class GitHub(Strict):
         "OWNER/REPOSITORY spelled exactly as GitHub does: the token's claims are compared as they are."
     )
     infra_repository: Repository = Field(
-        description="This project's repository (home of the deploy and plan workflows), OWNER/REPOSITORY as GitHub spells it; "
-        "not the application repository."
+        description="This project's repository (home of the deploy and plan workflows), OWNER/REPOSITORY as GitHub spells it; not the application repository."
     )
     app_repository_id: int | None = Field(
         default=None,
@@ -89,17 +88,14 @@ class GitHub(Strict):
         description="GitHub's numeric id of infra_repository (`gh api repos/OWNER/REPO --jq .id`); null: not checked.",
     )
     deploy_workflow: WorkflowPath = Field(
-        description="The reusable deploy workflow in infra_repository that the application repository calls, "
-        "e.g. .github/workflows/deploy.yml."
+        description="The reusable deploy workflow in infra_repository that the application repository calls, e.g. .github/workflows/deploy.yml."
     )
     infra_ref: GitRef = Field(
-        description="The only ref of infra_repository whose deploy and plan workflows are trusted outside pull requests, "
-        "a full ref such as refs/heads/main."
+        description="The only ref of infra_repository whose deploy and plan workflows are trusted outside pull requests, a full ref such as refs/heads/main."
     )
     plan_workflows: list[WorkflowPath] = Field(
         default=[],
-        description="Workflows of infra_repository that run read-only plans (planner account): at their own ref in pull "
-        "requests, only at infra_ref otherwise.",
+        description="Workflows of infra_repository that run read-only plans (planner account): at their own ref in pull requests, only at infra_ref otherwise.",
     )
 
 
@@ -108,9 +104,7 @@ class BucketRetentionPolicy(Strict):
 
     noncurrent_versions_kept: int = Field(ge=1, le=1000, description="Replaced versions kept per object (1-1000); older ones are deleted.")
     noncurrent_days_kept: int = Field(ge=1, le=3650, description="Days a replaced version is kept (1-3650).")
-    soft_delete_retention_days: int = Field(
-        ge=7, le=90, description="Days a deleted object stays restorable (Cloud Storage soft delete: 7-90)."
-    )
+    soft_delete_retention_days: int = Field(ge=7, le=90, description="Days a deleted object stays restorable (Cloud Storage soft delete: 7-90).")
 
 
 class RegistryCleanup(Strict):
@@ -143,9 +137,7 @@ class Build(Strict):
 
     dockerfile: RelativePath = Field(description="Dockerfile, relative to the application repository's root, e.g. mesh/Dockerfile.")
     context: RelativePath = Field(description="Build context, relative to the application repository's root, e.g. . or mesh.")
-    service_url_build_args: bool = Field(
-        default=False, description="true: every service URL is passed as a build argument (the gateway bakes them in)."
-    )
+    service_url_build_args: bool = Field(default=False, description="true: every service URL is passed as a build argument (the gateway bakes them in).")
 
 
 class Service(Strict):
@@ -175,7 +167,7 @@ class Service(Strict):
         default=None, ge=1, le=1000, description="Maximum instances (1-1000), at least min_instances; null: service_defaults.max_instances."
     )
     concurrency: int | None = Field(default=None, ge=1, le=1000, description="Concurrent requests per instance (1-1000); null: service_defaults.concurrency.")
-    cpu: Cpu | None = Field(default=None, description="CPUs per instance (\"1\", \"2\", \"4\" or \"8\", a string); null: service_defaults.cpu.")
+    cpu: Cpu | None = Field(default=None, description='CPUs per instance ("1", "2", "4" or "8", a string); null: service_defaults.cpu.')
     memory: Memory | None = Field(default=None, description="Memory per instance, 128Mi to 32Gi (e.g. 512Mi, 2Gi); null: service_defaults.memory.")
     request_timeout_seconds: int | None = Field(
         default=None, ge=1, le=3600, description="Seconds a request may take (1-3600); null: service_defaults.request_timeout_seconds."
@@ -208,14 +200,12 @@ class Service(Strict):
     )
     calls: list[ServiceName] = Field(
         default=[],
-        description="Services this one calls; each must have a url_name, which this service gets as an environment variable "
-        "holding the callee's URL.",
+        description="Services this one calls; each must have a url_name, which this service gets as an environment variable holding the callee's URL.",
     )
     # --- what a real plan would show (README, "What a plan would show") ---
     cpu_idle: bool | None = Field(
         default=None,
-        description="true: CPU only while a request is served (billed per request); false: always allocated; "
-        "null: service_defaults.cpu_idle.",
+        description="true: CPU only while a request is served (billed per request); false: always allocated; null: service_defaults.cpu_idle.",
     )
     invoker_iam_disabled: bool = Field(
         default=False,
@@ -230,11 +220,9 @@ class ServiceDefaults(Strict):
     min_instances: int = Field(ge=0, le=1000, description="Minimum instances (0-1000); above 0, instances are billed while idle.")
     # Always set: Cloud Run answers 100 when unset, and provider 6.x would
     # show `100 -> null` on every plan.
-    max_instances: int = Field(
-        default=100, ge=1, le=1000, description="Maximum instances (1-1000); always set, as Cloud Run's own default is 100."
-    )
+    max_instances: int = Field(default=100, ge=1, le=1000, description="Maximum instances (1-1000); always set, as Cloud Run's own default is 100.")
     concurrency: int = Field(ge=1, le=1000, description="Concurrent requests per instance (1-1000).")
-    cpu: Cpu = Field(description="CPUs per instance: \"1\", \"2\", \"4\" or \"8\" (a string).")
+    cpu: Cpu = Field(description='CPUs per instance: "1", "2", "4" or "8" (a string).')
     memory: Memory = Field(description="Memory per instance, 128Mi to 32Gi (e.g. 512Mi, 2Gi).")
     request_timeout_seconds: int = Field(ge=1, le=3600, description="Seconds a request may take (1-3600).")
     # With resource limits set, Cloud Run allocates CPU always unless told otherwise.
@@ -256,9 +244,7 @@ class WorkloadIdentity(Strict):
 class Environment(Strict):
     """One deployment target: its own Google Cloud project."""
 
-    project_id: ProjectId = Field(
-        description="Google Cloud project id (6-30 lowercase letters, digits or hyphens); one project per environment."
-    )
+    project_id: ProjectId = Field(description="Google Cloud project id (6-30 lowercase letters, digits or hyphens); one project per environment.")
     project_number: ProjectNumber | None = Field(
         default=None,
         description="The project's number, as a string, needed by CI only (Workload Identity provider name, the services' "
@@ -275,12 +261,8 @@ class Environment(Strict):
         description="The state bucket's location (a region, or US, EU, ASIA); set it to an adopted bucket's location, "
         "as a different one would force its replacement. null: region.",
     )
-    deployer_account_id: AccountId = Field(
-        description="Service account id (6-30 characters) of the CI deployer, which applies the app stack."
-    )
-    planner_account_id: AccountId = Field(
-        description="Service account id of the CI planner: read-only plans (pull requests, drift)."
-    )
+    deployer_account_id: AccountId = Field(description="Service account id (6-30 characters) of the CI deployer, which applies the app stack.")
+    planner_account_id: AccountId = Field(description="Service account id of the CI planner: read-only plans (pull requests, drift).")
     builder_account_id: AccountId = Field(description="Service account id of the CI image builder: pushes images to the registry.")
     workload_identity: WorkloadIdentity = Field(description="How GitHub Actions tokens become Google credentials.")
     vars: dict[VarName, EnvValue] = Field(
@@ -293,9 +275,7 @@ class Environment(Strict):
         default=[],
         description="Resources made by hand that already exist and are imported, not created (creating them fails with 409).",
     )
-    adopt_secrets: list[SecretId] = Field(
-        default=[], description="URL secrets (url_name values, service_urls_secret) that already exist and are imported."
-    )
+    adopt_secrets: list[SecretId] = Field(default=[], description="URL secrets (url_name values, service_urls_secret) that already exist and are imported.")
     bootstrap_backend: Literal["local", "gcs"] = Field(
         default="local",
         description="Where the bootstrap stack's state lives: local (the admin's checkout), or gcs once it was moved into the state bucket.",
@@ -327,12 +307,10 @@ class Platform(Strict):
     github: GitHub = Field(description="GitHub repositories and workflows allowed to build, plan and deploy.")
     apis: list[ApiName] = Field(description="Google APIs enabled in every project, e.g. run.googleapis.com; none is ever switched off.")
     deployer_project_roles: list[RoleName] = Field(
-        description="Predefined project-level roles of the CI deployer (read-only ones, e.g. roles/artifactregistry.reader); "
-        "never roles/owner or roles/editor."
+        description="Predefined project-level roles of the CI deployer (read-only ones, e.g. roles/artifactregistry.reader); never roles/owner or roles/editor."
     )
     deployer_permissions: list[Permission] = Field(
-        description="Permissions of the deployer's custom role (one per environment), exactly what deploying needs, "
-        "e.g. run.services.update."
+        description="Permissions of the deployer's custom role (one per environment), exactly what deploying needs, e.g. run.services.update."
     )
     bucket_retention: BucketRetentionPolicy = Field(description="Object version retention of the state and traditions buckets.")
     registry_cleanup: RegistryCleanup = Field(description="Cleanup policies of the image registry.")
@@ -344,8 +322,7 @@ class Platform(Strict):
         description="Id template of the secret holding every service URL as JSON, {env} and {project} only, e.g. service-urls-{env}."
     )
     operator_secrets: list[SecretId] = Field(
-        description="Secret Manager secrets created and filled by operators (values never pass through this project); "
-        "services' secrets must name one of them."
+        description="Secret Manager secrets created and filled by operators (values never pass through this project); services' secrets must name one of them."
     )
     env_groups: dict[GroupName, Annotated[dict[EnvName, EnvValue], Field(max_length=MAX_ENV_VARS)]] = Field(
         default={},

@@ -3,7 +3,6 @@ import: no provider bindings)."""
 
 from .templates import render
 
-
 # The app stack's input that starts new revisions when it changes, and its
 # output of the deployed image tags (read by plans of what runs now).
 ROLLOUT_VARIABLE = "rollout"

@@ -69,10 +69,7 @@ class _Matches:
 
 def bucket_name_problem(name: str) -> str | None:
     """Why `name` is not a valid GCS bucket name, or None when it is."""
-    fix = (
-        "use 3-63 lowercase letters, digits, '-', '_' or '.', starting and ending "
-        "with a letter or digit, without 'goog' prefix or 'google' in it"
-    )
+    fix = "use 3-63 lowercase letters, digits, '-', '_' or '.', starting and ending with a letter or digit, without 'goog' prefix or 'google' in it"
     if not BUCKET_NAME.fullmatch(name) or ".." in name:
         return f"{echo(name)} is not a valid bucket name: {fix}"
     if name.startswith("goog") or "google" in name or "g00gle" in name:
@@ -104,10 +101,7 @@ def _memory(value: str) -> str:
 
 def _region(value: str) -> str:
     if value not in GCP_REGIONS:
-        raise ValueError(
-            f"{echo(value)} is not a Google Cloud region; use one of e.g. us-east4, us-central1, "
-            "europe-west1 (see `gcloud run regions list`)"
-        )
+        raise ValueError(f"{echo(value)} is not a Google Cloud region; use one of e.g. us-east4, us-central1, europe-west1 (see `gcloud run regions list`)")
     return value
 
 
@@ -133,9 +127,7 @@ AccountId = Annotated[
     str,
     _Matches(ACCOUNT_ID, "use 6-30 lowercase letters, digits or hyphens, starting with a letter"),
 ]
-PoolOrProviderId = Annotated[
-    str, _Matches(POOL_OR_PROVIDER_ID, "use 4-32 lowercase letters, digits or hyphens")
-]
+PoolOrProviderId = Annotated[str, _Matches(POOL_OR_PROVIDER_ID, "use 4-32 lowercase letters, digits or hyphens")]
 BucketName = Annotated[str, AfterValidator(_bucket_name), WithJsonSchema({"type": "string", "pattern": BUCKET_NAME.pattern})]
 Repository = Annotated[str, _Matches(REPOSITORY, "use OWNER/REPOSITORY as GitHub spells it")]
 WorkflowPath = Annotated[str, _Matches(WORKFLOW_PATH, "use a path such as .github/workflows/deploy.yml")]

@@ -26,8 +26,7 @@ FORBIDDEN_DEPLOYER_ROLES = frozenset({"roles/owner", "roles/editor"})
 # Construct ids of the app and bootstrap stacks a service's id would clash
 # with: both create a service's constructs under its own name.
 RESERVED_SERVICE_NAMES = frozenset(
-    {"project", "traditions", "registry-check", "runtime-identities-check",
-     "apis", "registry", "state-bucket", "deployer", "planner", "builder", "github"}
+    {"project", "traditions", "registry-check", "runtime-identities-check", "apis", "registry", "state-bucket", "deployer", "planner", "builder", "github"}
 )
 RESERVED_SERVICE_PREFIXES = ("image-check-", "url-secret-")
 
@@ -180,9 +179,7 @@ def env_values_plain(platform: Platform, index: int, service: Service) -> list[P
     for env_name, value in service.env.items():
         at = ("services", index, "env", env_name)
         if env_name in platform.operator_secrets or CREDENTIAL_NAME.search(env_name):
-            problems.append(
-                (at, "looks like a credential and must not be a plain value; move it to secrets: (a Secret Manager reference)")
-            )
+            problems.append((at, "looks like a credential and must not be a plain value; move it to secrets: (a Secret Manager reference)"))
         if env_name in RESERVED_ENV_NAMES:
             problems.append((at, f"{env_name} is reserved by Cloud Run; remove it (set port: instead of PORT)"))
         template_problem = _template_problem(value)
@@ -372,9 +369,7 @@ def bucket_names_unique(platform: Platform, *, with_traditions: bool) -> list[Pr
         if not bucket_name_problem(traditions):
             buckets.setdefault(traditions, []).append((("traditions_bucket",), f"traditions bucket of {env_name!r}"))
     return [
-        (at, f"{use} is {name!r}, also the {users[0][1]}; bucket names are global, make it unique")
-        for name, users in buckets.items()
-        for at, use in users[1:]
+        (at, f"{use} is {name!r}, also the {users[0][1]}; bucket names are global, make it unique") for name, users in buckets.items() for at, use in users[1:]
     ]
 
 

@@ -207,17 +207,11 @@ def _plan_rule(github: GitHub) -> str:
     if not github.plan_workflows:
         return "false"
     at_any_ref = " || ".join(
-        f"assertion.job_workflow_ref.startsWith({_literal(f'{github.infra_repository}/{workflow}@')})"
-        for workflow in github.plan_workflows
+        f"assertion.job_workflow_ref.startsWith({_literal(f'{github.infra_repository}/{workflow}@')})" for workflow in github.plan_workflows
     )
-    at_infra_ref = ", ".join(
-        _literal(f"{github.infra_repository}/{workflow}@{github.infra_ref}") for workflow in github.plan_workflows
-    )
+    at_infra_ref = ", ".join(_literal(f"{github.infra_repository}/{workflow}@{github.infra_ref}") for workflow in github.plan_workflows)
     pins = " && ".join(_repository_pins(github.infra_repository, github.infra_repository_id))
-    return (
-        f"{pins} && (assertion.event_name == 'pull_request'"
-        f" ? ({at_any_ref}) : assertion.job_workflow_ref in [{at_infra_ref}])"
-    )
+    return f"{pins} && (assertion.event_name == 'pull_request' ? ({at_any_ref}) : assertion.job_workflow_ref in [{at_infra_ref}])"
 
 
 def _repository_pins(repository: str, repository_id: int | None) -> list[str]:

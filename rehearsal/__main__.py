@@ -49,8 +49,10 @@ def check_happy_path(rehearsal: Rehearsal, outcome: Outcome) -> None:
     order = job_order(outcome)
     expected = ["prepare", "preflight", "build-images", "plan", "apply", "verify"]
     expect([job for job in order if job in expected] == expected, f"jobs ran as {order}, not {expected}")
-    expect(sorted(p.rsplit("/", 1)[1].split(":")[0] for p in pushed(outcome)) == sorted(images(platform)),
-           f"pushed {pushed(outcome)}, not one push per image {images(platform)}")
+    expect(
+        sorted(p.rsplit("/", 1)[1].split(":")[0] for p in pushed(outcome)) == sorted(images(platform)),
+        f"pushed {pushed(outcome)}, not one push per image {images(platform)}",
+    )
     url_names = {s.url_name for s in platform.services if s.url_name}
     for service in platform.services:
         if service.build.service_url_build_args:
@@ -59,17 +61,21 @@ def check_happy_path(rehearsal: Rehearsal, outcome: Outcome) -> None:
             expect(given == url_names, f"{service.image} built with {sorted(given)}, not every service URL")
     [applied] = outcome.of("apply")
     [planned] = [r for r in outcome.of("plan") if r["job"] == "plan"]
-    expect(applied["variables"] == planned["variables"] and applied["plan_digest"] == planned["plan_digest"],
-           "apply did not apply the saved plan of the plan job")
-    expect(all(v.startswith("v1.0.0-") for k, v in applied["variables"].items() if k.startswith("image_tag_")),
-           f"image tags passed as {applied['variables']}")
+    expect(
+        applied["variables"] == planned["variables"] and applied["plan_digest"] == planned["plan_digest"], "apply did not apply the saved plan of the plan job"
+    )
+    expect(all(v.startswith("v1.0.0-") for k, v in applied["variables"].items() if k.startswith("image_tag_")), f"image tags passed as {applied['variables']}")
     identities = {(r["job"], r["access"]) for r in outcome.of("identity")}
-    expect({job for job, access in identities if access == "deploy"} == {"apply"},
-           f"the deployer identity was used by {sorted(identities)}: only the apply job (the one approval) may")
+    expect(
+        {job for job, access in identities if access == "deploy"} == {"apply"},
+        f"the deployer identity was used by {sorted(identities)}: only the apply job (the one approval) may",
+    )
     for checkout in outcome.of("checkout"):
         if checkout["path"] == ".":
-            expect(checkout["repository"] == rehearsal.github["infra_repository"],
-                   f"job {checkout['job']} checked out {checkout['repository']} to run this project's commands")
+            expect(
+                checkout["repository"] == rehearsal.github["infra_repository"],
+                f"job {checkout['job']} checked out {checkout['repository']} to run this project's commands",
+            )
 
 
 def check_stopped_before_changes(reason: str) -> Callable[[Rehearsal, Outcome], None]:
@@ -114,8 +120,10 @@ def check_rollback(rehearsal: Rehearsal, outcome: Outcome) -> None:
     [planned] = [r for r in outcome.of("plan") if r["job"] == "plan"]
     expect(planned["changes"] >= len(rehearsal.platform.services), "the rollback's plan does not change every service's image")
     [applied] = outcome.of("apply")
-    expect(set(v for k, v in applied["variables"].items() if k.startswith("image_tag_")) == {ROLLBACK_TAG},
-           f"applied tags {applied['variables']}, not the rollback tag")
+    expect(
+        set(v for k, v in applied["variables"].items() if k.startswith("image_tag_")) == {ROLLBACK_TAG},
+        f"applied tags {applied['variables']}, not the rollback tag",
+    )
 
 
 def check_rotation(rehearsal: Rehearsal, outcome: Outcome) -> None:
@@ -147,24 +155,28 @@ ROLLBACK_TAG = "v0.9.0-rollback"
 
 def scenarios(rehearsal: Rehearsal):
     platform = rehearsal.platform
-    production = next(name for name, env in platform.environments.items() if env.deletion_protection) if any(
-        env.deletion_protection for env in platform.environments.values()) else next(iter(platform.environments))
+    production = (
+        next(name for name, env in platform.environments.items() if env.deletion_protection)
+        if any(env.deletion_protection for env in platform.environments.values())
+        else next(iter(platform.environments))
+    )
     gateway = next((s.name for s in platform.services if s.health_path), platform.services[0].name)
     state_bucket = platform.environments[production].state_bucket
     yield Scenario("happy-path", environment=production), check_happy_path
-    yield (Scenario("no-state-bucket", environment=production, missing_state_bucket=True),
-           check_no_push_no_apply(state_bucket))
-    yield (Scenario("image-build-fails", environment=production, app_version="1.0.1", fail_builds=[images(platform)[0]]),
-           check_build_failure(images(platform)[0]))
-    yield (Scenario("foreign-caller", environment=production, caller=f"{rehearsal.github['app_repository']}-fork"),
-           check_no_push_no_apply("rejected by the attribute condition"))
+    yield (Scenario("no-state-bucket", environment=production, missing_state_bucket=True), check_no_push_no_apply(state_bucket))
+    yield (
+        Scenario("image-build-fails", environment=production, app_version="1.0.1", fail_builds=[images(platform)[0]]),
+        check_build_failure(images(platform)[0]),
+    )
+    yield (
+        Scenario("foreign-caller", environment=production, caller=f"{rehearsal.github['app_repository']}-fork"),
+        check_no_push_no_apply("rejected by the attribute condition"),
+    )
     yield Scenario("unhealthy-service", environment=production, unhealthy=[gateway]), check_health_failure(gateway)
     rollback = json.dumps({image: ROLLBACK_TAG for image in images(platform)})
-    yield (Scenario("rollback-by-tag", environment=production, seed_tag=ROLLBACK_TAG, inputs={"image_tags": rollback}),
-           check_rollback)
+    yield (Scenario("rollback-by-tag", environment=production, seed_tag=ROLLBACK_TAG, inputs={"image_tags": rollback}), check_rollback)
     yield Scenario("secret-rotation", environment=production, inputs={"rollout": "rotation-1"}), check_rotation
-    yield (Scenario("drift-reported", environment=production, drift=True, drifted=["google_cloud_run_v2_service"]),
-           check_drift(production))
+    yield (Scenario("drift-reported", environment=production, drift=True, drifted=["google_cloud_run_v2_service"]), check_drift(production))
 
 
 def main() -> int:

@@ -131,9 +131,7 @@ class Rehearsal:
         """This project as committed plus uncommitted files, with the workflow
         contexts act lacks written in."""
         infra = self.workdir / "infra"
-        files = subprocess.run(
-            ["git", "ls-files", "-co", "--exclude-standard"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
-        ).stdout.split()
+        files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.split()
         for name in files:
             source = PROJECT_ROOT / name
             if source.is_file() and not source.is_symlink():
@@ -191,9 +189,7 @@ class Rehearsal:
                 account_id = resources["google_service_account"][reference]["account_id"]
                 email = service_account_email(account_id, environment.project_id)
                 accounts[email] = [member.rsplit("/", 1)[-1] for member in binding["members"]]
-            name = workload_identity_provider_name(
-                environment.project_number, environment.workload_identity.pool_id, environment.workload_identity.provider_id
-            )
+            name = workload_identity_provider_name(environment.project_number, environment.workload_identity.pool_id, environment.workload_identity.provider_id)
             providers[name] = {"condition": provider["attribute_condition"], "mapping": provider["attribute_mapping"], "accounts": accounts}
         return providers
 
@@ -229,8 +225,22 @@ class Rehearsal:
             subprocess.run(["git", "-C", str(self.app), "checkout", "-q", environment.deploy_branch], check=True)
             if scenario.app_version:
                 (self.app / "VERSION").write_text(f"{scenario.app_version}\n")
-                subprocess.run(["git", "-C", str(self.app), "-c", "user.name=rehearsal", "-c", "user.email=rehearsal@localhost",
-                                "commit", "-q", "-am", f"release {scenario.app_version}"], check=True)
+                subprocess.run(
+                    [
+                        "git",
+                        "-C",
+                        str(self.app),
+                        "-c",
+                        "user.name=rehearsal",
+                        "-c",
+                        "user.email=rehearsal@localhost",
+                        "commit",
+                        "-q",
+                        "-am",
+                        f"release {scenario.app_version}",
+                    ],
+                    check=True,
+                )
         subprocess.run(["git", "-C", str(directory), "remote", "remove", "origin"], capture_output=True)
         subprocess.run(["git", "-C", str(directory), "remote", "add", "origin", f"https://github.com/{repository}"], check=True)
         sha = subprocess.run(["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
@@ -239,9 +249,7 @@ class Rehearsal:
         # The workflow whose jobs get the token: our deploy.yml when called, else the one run.
         token_workflow = workflow if scenario.drift else self.github["deploy_workflow"]
         called = _workflow(self.infra / token_workflow)
-        job_environments = {
-            name: scenario.environment for name, job in called["jobs"].items() if "environment" in job
-        }
+        job_environments = {name: scenario.environment for name, job in called["jobs"].items() if "environment" in job}
         env = {
             "REHEARSAL_PYTHON": sys.executable,
             "REHEARSAL_HOME": str(HOME),
@@ -264,16 +272,29 @@ class Rehearsal:
             "VERIFY_INTERVAL_SECONDS": "0.2",
             "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         }
-        command = [str(ACT), event_name, "-W", workflow, "-e", str(event),
-                   "-P", "ubuntu-latest=-self-hosted", "--action-offline-mode", "--no-skip-checkout", "--json",
-                   "--local-repository", f"{self.github['infra_repository']}@main={self.infra}"]
+        command = [
+            str(ACT),
+            event_name,
+            "-W",
+            workflow,
+            "-e",
+            str(event),
+            "-P",
+            "ubuntu-latest=-self-hosted",
+            "--action-offline-mode",
+            "--no-skip-checkout",
+            "--json",
+            "--local-repository",
+            f"{self.github['infra_repository']}@main={self.infra}",
+        ]
         for uses, folder in pinned_actions(list((self.infra / ".github" / "workflows").glob("*.yml"))).items():
             command += ["--local-repository", f"{uses}={folder}"]
         for name, value in env.items():
             command += ["--env", f"{name}={value}"]
         try:
-            result = subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=ACT_TIMEOUT_SECONDS,
-                                    env={**os.environ, "PATH": env["PATH"]})
+            result = subprocess.run(
+                command, cwd=directory, capture_output=True, text=True, timeout=ACT_TIMEOUT_SECONDS, env={**os.environ, "PATH": env["PATH"]}
+            )
         finally:
             health.shutdown()
         (world / "act.log").write_text(result.stdout + result.stderr)

@@ -175,17 +175,28 @@ def gcloud(args: list[str]) -> int:
         return 0 if _image_path(args[4]).exists() else fail(f"ERROR: (gcloud.artifacts.docker.images.describe) Image not found: {args[4]}")
     if args[:3] == ["run", "services", "describe"]:
         name = args[3]
-        state = _state(app_stack_name(os.environ['REHEARSAL_ENV']))
+        state = _state(app_stack_name(os.environ["REHEARSAL_ENV"]))
         if name not in state.get("outputs", {}).get("service_urls", {}).get("value", {}):
             return fail(f"ERROR: (gcloud.run.services.describe) Cannot find service [{name}]")
         revision = f"{name}-{state['serial']:05d}"
         unhealthy = name in _unhealthy()
-        print(json.dumps({"status": {
-            "conditions": [{"type": "Ready", "status": "False" if unhealthy else "True",
-                            "message": "Revision failed to start: container exited" if unhealthy else ""}],
-            "latestCreatedRevisionName": revision,
-            "latestReadyRevisionName": None if unhealthy else revision,
-        }}))
+        print(
+            json.dumps(
+                {
+                    "status": {
+                        "conditions": [
+                            {
+                                "type": "Ready",
+                                "status": "False" if unhealthy else "True",
+                                "message": "Revision failed to start: container exited" if unhealthy else "",
+                            }
+                        ],
+                        "latestCreatedRevisionName": revision,
+                        "latestReadyRevisionName": None if unhealthy else revision,
+                    }
+                }
+            )
+        )
         return 0
     return fail(f"gcloud stand-in: {' '.join(args)} is not rehearsed")
 
@@ -335,19 +346,35 @@ def tofu(args: list[str]) -> int:
         changes = [
             {"address": address, "change": {"actions": actions}}
             for address in sorted(set(desired) | set(current))
-            if (actions := (["create"] if address not in current else ["delete"] if address not in desired
-                            else ["update"] if current[address] != desired[address] else []))
+            if (
+                actions := (
+                    ["create"]
+                    if address not in current
+                    else ["delete"]
+                    if address not in desired
+                    else ["update"]
+                    if current[address] != desired[address]
+                    else []
+                )
+            )
         ]
         plan_file = next((o.split("=", 1)[1] for o in options if o.startswith("-out=")), None)
         if plan_file:
-            (directory / plan_file).write_text(json.dumps(
-                {"stack": stack, "serial": state["serial"], "variables": variables, "desired": desired, "resource_changes": changes}
-            ))
-        record("plan", stack=stack, variables=variables, changes=len(changes),
-               plan_digest=hashlib.sha256((directory / plan_file).read_bytes()).hexdigest() if plan_file else None)
-        print(f"Plan: {sum('create' in c['change']['actions'] for c in changes)} to add, "
-              f"{sum('update' in c['change']['actions'] for c in changes)} to change, "
-              f"{sum('delete' in c['change']['actions'] for c in changes)} to destroy.")
+            (directory / plan_file).write_text(
+                json.dumps({"stack": stack, "serial": state["serial"], "variables": variables, "desired": desired, "resource_changes": changes})
+            )
+        record(
+            "plan",
+            stack=stack,
+            variables=variables,
+            changes=len(changes),
+            plan_digest=hashlib.sha256((directory / plan_file).read_bytes()).hexdigest() if plan_file else None,
+        )
+        print(
+            f"Plan: {sum('create' in c['change']['actions'] for c in changes)} to add, "
+            f"{sum('update' in c['change']['actions'] for c in changes)} to change, "
+            f"{sum('delete' in c['change']['actions'] for c in changes)} to destroy."
+        )
         return 2 if changes and "-detailed-exitcode" in options else 0
     if command == "show":
         plan = json.loads((directory / options[-1]).read_text())

@@ -35,10 +35,10 @@ from constructs_lib.cloud_run_service import CloudRunService, ContainerSpec
 from constructs_lib.published_secret import PublishedSecretValue
 from platform_config import Platform, Service, app_state_prefix, image_tag_variable_name, runtime_account_id
 from platform_config.naming import (
-    bootstrap_stack_name,
     IMAGE_TAGS_OUTPUT,
     ROLLOUT_OUTPUT,
     ROLLOUT_VARIABLE,
+    bootstrap_stack_name,
     service_account_email,
     service_url,
     service_urls_secret_id,
@@ -143,9 +143,7 @@ class AppStack(TerraformStack):
         project = self.environment.project_id
         url_services = [s for s in self.platform.services if s.url_name]
         for service in url_services:
-            PublishedSecretValue(
-                self, f"url-secret-{service.url_name}", project=project, secret_id=service.url_name, value=services[service.name].uri
-            )
+            PublishedSecretValue(self, f"url-secret-{service.url_name}", project=project, secret_id=service.url_name, value=services[service.name].uri)
         PublishedSecretValue(
             self,
             "url-secret-all",
@@ -174,7 +172,7 @@ class AppStack(TerraformStack):
                     Postcondition(
                         condition=f"${{length(setsubtract({_hcl_list(expected)}, [for a in self.accounts : a.account_id])) == 0}}",
                         error_message=(
-                            f"runtime identity missing for ${{join(\", \", setsubtract({_hcl_list(expected)}, "
+                            f'runtime identity missing for ${{join(", ", setsubtract({_hcl_list(expected)}, '
                             f"[for a in self.accounts : a.account_id]))}}: apply {bootstrap_stack_name(env_name)} first "
                             "(README, Adding a service)."
                         ),
@@ -245,9 +243,7 @@ class AppStack(TerraformStack):
         return tags, refs
 
 
-def _container_spec(
-    platform: Platform, service: Service, placeholders: dict[str, str], url_env: dict[str, str], image: str
-) -> ContainerSpec:
+def _container_spec(platform: Platform, service: Service, placeholders: dict[str, str], url_env: dict[str, str], image: str) -> ContainerSpec:
     defaults = platform.service_defaults
     env: dict[str, str] = {}
     for group in service.env_groups:

@@ -26,7 +26,6 @@ from platform_config.workload_identity import attribute_condition, attribute_map
 from .environment import environment_labels, google_provider
 
 
-
 class BootstrapStack(TerraformStack):
     def __init__(self, scope: Construct, id: str, *, platform: Platform, env_name: str) -> None:
         super().__init__(scope, id)
@@ -100,13 +99,9 @@ class BootstrapStack(TerraformStack):
     def _planner_and_builder(self, state_bucket: HardenedBucket, registry: DockerRegistry) -> tuple[CiIdentity, CiIdentity]:
         """CI identities besides the deployer, with their access to state and images."""
         project, env_name, environment = self.environment.project_id, self.env_name, self.environment
-        planner = ci_planner(
-            self, "planner", project=project, account_id=environment.planner_account_id, role_id=custom_role_id("cdktfPlanner", env_name)
-        )
+        planner = ci_planner(self, "planner", project=project, account_id=environment.planner_account_id, role_id=custom_role_id("cdktfPlanner", env_name))
         state_bucket.grant("planner-state-read", role="roles/storage.objectViewer", member=planner.member)
-        builder = ci_builder(
-            self, "builder", project=project, account_id=environment.builder_account_id, role_id=custom_role_id("cdktfBuilder", env_name)
-        )
+        builder = ci_builder(self, "builder", project=project, account_id=environment.builder_account_id, role_id=custom_role_id("cdktfBuilder", env_name))
         registry.grant("builder-image-push", role="roles/artifactregistry.writer", member=builder.member)
         return planner, builder
 
@@ -192,9 +187,7 @@ class BootstrapStack(TerraformStack):
         )
         for service in platform.services:
             if service.traditions_access:
-                traditions.grant(
-                    f"{service.name}-traditions-access", role=TRADITIONS_ROLES[service.traditions_access], member=identities[service.name].member
-                )
+                traditions.grant(f"{service.name}-traditions-access", role=TRADITIONS_ROLES[service.traditions_access], member=identities[service.name].member)
         return traditions
 
     def _url_secrets(self, deployer: CiDeployer, planner: CiIdentity) -> list[PublishedSecret]:

@@ -16,4 +16,3 @@ def environment_labels(platform: Platform, env_name: str) -> dict[str, str]:
 
 def google_provider(scope: Construct, environment: Environment) -> GoogleProvider:
     return GoogleProvider(scope, "google", project=environment.project_id, region=environment.region)
-

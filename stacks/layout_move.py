@@ -28,9 +28,7 @@ def layout_1_moved_paths(platform: Platform) -> list[tuple[str, list[str]]]:
         moved.append(("google_service_account_iam_member", [service.name, "deployer-acts-as"]))
         moved += [("google_secret_manager_secret_iam_member", [service.name, f"reads-{s}"]) for s in sorted(set(service.secrets.values()))]
     moved.append(("google_storage_bucket", ["traditions", "bucket"]))
-    moved += [
-        ("google_storage_bucket_iam_member", ["traditions", f"{s.name}-traditions-access"]) for s in platform.services if s.traditions_access
-    ]
+    moved += [("google_storage_bucket_iam_member", ["traditions", f"{s.name}-traditions-access"]) for s in platform.services if s.traditions_access]
     for secret in [f"url-secret-{s.url_name}" for s in platform.services if s.url_name] + ["url-secret-all"]:
         moved.append(("google_secret_manager_secret", [secret, "secret"]))
         moved.append(("google_secret_manager_secret_iam_member", [secret, "reader-0"]))
@@ -65,8 +63,5 @@ def forget_moved_resources(stack: TerraformStack, platform: Platform, env_name: 
     lifecycle argument) drops them from this state and leaves them in Google Cloud."""
     stack.add_override(
         "removed",
-        [
-            {"from": address, "lifecycle": {"destroy": False}, "//": f"moved to {bootstrap_stack_name(env_name)}"}
-            for address in moved_addresses(platform)
-        ],
+        [{"from": address, "lifecycle": {"destroy": False}, "//": f"moved to {bootstrap_stack_name(env_name)}"} for address in moved_addresses(platform)],
     )

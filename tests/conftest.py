@@ -13,8 +13,8 @@ import yaml
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from synth.provider_bindings import import_only_used_submodules
 from platform_config import DEFAULT_CONFIG, Platform, load_platform, parse_platform
+from synth.provider_bindings import import_only_used_submodules
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -175,11 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
         if name.endswith("/versions") and name.rsplit("/versions", 1)[0] in fake.secrets:
             states = fake.secrets[name.rsplit("/versions", 1)[0]]
             wanted = query.get("filter", [""])[0].removeprefix("state:")
-            versions = [
-                {"name": f"{name}/{index + 1}", "state": state}
-                for index, state in enumerate(states)
-                if not wanted or state == wanted
-            ]
+            versions = [{"name": f"{name}/{index + 1}", "state": state} for index, state in enumerate(states) if not wanted or state == wanted]
             return 200, {"versions": versions[:1], "totalSize": len(versions)}
         if "/secrets/" in name:
             if name not in fake.secrets:

@@ -171,8 +171,6 @@ APP_STACK_PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
     "data.google_project": {"project": frozenset({"resourcemanager.projects.get"})},
     "data.google_artifact_registry_repositories": {"project": frozenset({"artifactregistry.repositories.list"})},
     # With a tag in image_name the provider lists the repository's images.
-    "data.google_artifact_registry_docker_image": {
-        "project": frozenset({"artifactregistry.dockerimages.get", "artifactregistry.dockerimages.list"})
-    },
+    "data.google_artifact_registry_docker_image": {"project": frozenset({"artifactregistry.dockerimages.get", "artifactregistry.dockerimages.list"})},
     "data.google_service_accounts": {"project": frozenset({"iam.serviceAccounts.list"})},
 }

@@ -115,9 +115,7 @@ def test_plan_fails_early_on_missing_registry_or_image(stack, platform, environm
     assert f'"{environment.registry_repository}"' in postcondition["condition"]
     assert f"apply bootstrap-{env_name} first" in postcondition["error_message"]
     images = data_sources(stack, "google_artifact_registry_docker_image")
-    assert sorted(i["image_name"] for i in images.values()) == sorted(
-        f"{s.image}:${{var.image_tag_{s.image}}}" for s in platform.services
-    )
+    assert sorted(i["image_name"] for i in images.values()) == sorted(f"{s.image}:${{var.image_tag_{s.image}}}" for s in platform.services)
 
 
 def test_service_settings_follow_configuration(stack, platform, environment):
@@ -171,9 +169,7 @@ def test_service_urls_are_wired_from_calls_without_references(stack, platform, e
         env = env_of(services[service.name])
         for called in service.calls:
             url_name = platform.service(called).url_name
-            assert env[url_name]["value"] == (
-                f"https://{called}-${{data.google_project.project.number}}.{environment.region}.run.app"
-            )
+            assert env[url_name]["value"] == (f"https://{called}-${{data.google_project.project.number}}.{environment.region}.run.app")
 
 
 def test_gateway_has_every_service_url(stack, platform):

@@ -138,7 +138,9 @@ def test_keys_must_be_strings(tmp_path, text, what):
     [
         pytest.param("a: " + "[" * 500 + "]" * 500 + "\n", id="flow-500"),
         pytest.param("".join(f"{'  ' * level}k{level}:\n" for level in range(300)) + "  " * 300 + "x\n", id="block-300"),
-        pytest.param("a: &a [[[[[[[[[[x]]]]]]]]]]\n" + "".join(f"b{i}: &b{i} [[[[[[[[[[*{'a' if i == 0 else f'b{i - 1}'}]]]]]]]]]]\n" for i in range(5)), id="aliases"),
+        pytest.param(
+            "a: &a [[[[[[[[[[x]]]]]]]]]]\n" + "".join(f"b{i}: &b{i} [[[[[[[[[[*{'a' if i == 0 else f'b{i - 1}'}]]]]]]]]]]\n" for i in range(5)), id="aliases"
+        ),
     ],
 )
 def test_deep_nesting_is_refused(tmp_path, text):
@@ -171,7 +173,9 @@ def test_impossible_date_is_one_line(tmp_path):
     assert line.startswith(f"{path}: line 1, column 7: invalid YAML: cannot read '2024-13-45'")
 
 
-@pytest.mark.parametrize("text", ["name: !!timestamp abc", "name: !!set [a]", "name: !!bool maybe", "name: !!map [a]", "a: !!int ''", "a: !custom x", "a: !!python/name:os.system"])
+@pytest.mark.parametrize(
+    "text", ["name: !!timestamp abc", "name: !!set [a]", "name: !!bool maybe", "name: !!map [a]", "a: !!int ''", "a: !custom x", "a: !!python/name:os.system"]
+)
 def test_explicit_tags_are_refused(tmp_path, text):
     path = write(tmp_path, text + "\n")
     [line] = file_problems(path)
@@ -183,7 +187,20 @@ def test_string_tag_is_allowed(tmp_path):
     assert platform.name == "mindmirror"
 
 
-FORMAT_SPECS = ["{env:d}", "{env!x}", "{env!r}", "{env:{project}}", "{env:>99999999999999999999}", "{env:>100000}", "{0}", "{}", "{env.real}", "{env[0]}", "{env", "env}"]
+FORMAT_SPECS = [
+    "{env:d}",
+    "{env!x}",
+    "{env!r}",
+    "{env:{project}}",
+    "{env:>99999999999999999999}",
+    "{env:>100000}",
+    "{0}",
+    "{}",
+    "{env.real}",
+    "{env[0]}",
+    "{env",
+    "env}",
+]
 
 
 @pytest.mark.parametrize("spec", FORMAT_SPECS)
@@ -232,7 +249,9 @@ def test_config_that_is_not_a_regular_file_is_refused_without_hanging(tmp_path, 
     env = {**os.environ, "PLATFORM_CONFIG": str(path), "CDKTF_OUTDIR": str(tmp_path / "out")}
     result = subprocess.run([sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert result.stderr == f"error: {path}: (file): is not a regular file (a directory, device or pipe); set PLATFORM_CONFIG to an existing configuration file\n"
+    assert (
+        result.stderr == f"error: {path}: (file): is not a regular file (a directory, device or pipe); set PLATFORM_CONFIG to an existing configuration file\n"
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -244,7 +263,10 @@ def test_file_over_the_size_limit_is_refused(tmp_path):
 
 def test_missing_file(tmp_path):
     [line] = file_problems(tmp_path / "nope.yaml")
-    assert line == f"{tmp_path / 'nope.yaml'}: (file): cannot read configuration (No such file or directory); set PLATFORM_CONFIG to an existing configuration file"
+    assert (
+        line
+        == f"{tmp_path / 'nope.yaml'}: (file): cannot read configuration (No such file or directory); set PLATFORM_CONFIG to an existing configuration file"
+    )
 
 
 def test_duplicate_api_is_refused_before_synthesis(config_copy):
@@ -320,7 +342,9 @@ def test_trailing_newline_is_refused(config_copy, path):
 
 def test_trailing_newline_in_a_service_name_is_reported_there(config_copy):
     service(config_copy, "meals-service")["name"] = "meals-service\n"
-    assert problems(config_copy) == [f"{SOURCE}: services['meals-service\\n'].name: 'meals-service\\n' is not valid: use lowercase letters, digits and hyphens, starting with a letter"]
+    assert problems(config_copy) == [
+        f"{SOURCE}: services['meals-service\\n'].name: 'meals-service\\n' is not valid: use lowercase letters, digits and hyphens, starting with a letter"
+    ]
 
 
 @pytest.mark.parametrize("value", [True, False, 8000.0, "8000"])
@@ -541,7 +565,9 @@ def test_ci_plan_reports_configuration_errors_like_main(tmp_path, config_copy):
     path = write(tmp_path, yaml.safe_dump(config_copy))
     result = run_tool("-m", "tools.ci_plan", "staging", "identities", env={**os.environ, "PLATFORM_CONFIG": str(path)})
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.splitlines() == [f"error: {path}: environments.staging.region: 'mars-north9' is not a Google Cloud region; use one of e.g. us-east4, us-central1, europe-west1 (see `gcloud run regions list`)"]
+    assert result.stderr.splitlines() == [
+        f"error: {path}: environments.staging.region: 'mars-north9' is not a Google Cloud region; use one of e.g. us-east4, us-central1, europe-west1 (see `gcloud run regions list`)"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -583,9 +609,42 @@ def test_bench_refuses_a_bad_run_count():
 # --- property: any mutation of the default configuration -----------------------
 
 WEIRD_STRINGS = [
-    "", " ", "\n", "x\n", "\t", "{", "}", "{{", "}}", "{env}", "{env:d}", "{env!r}", "{env:>100000}", "{0}", "{}", "{env.x}",
-    "{zone}", "PORT", "K_SERVICE", "google", "goog-x", "a" * 300, "é", "\x00", "\u2028", "x" * 70_000, "true", "null", "1e3",
-    "DATABASE_URL", "OPENAI_API_KEY", "run.googleapis.com", "mindmirror-tofu-state", "meals-service", "../x", "/abs",
+    "",
+    " ",
+    "\n",
+    "x\n",
+    "\t",
+    "{",
+    "}",
+    "{{",
+    "}}",
+    "{env}",
+    "{env:d}",
+    "{env!r}",
+    "{env:>100000}",
+    "{0}",
+    "{}",
+    "{env.x}",
+    "{zone}",
+    "PORT",
+    "K_SERVICE",
+    "google",
+    "goog-x",
+    "a" * 300,
+    "é",
+    "\x00",
+    "\u2028",
+    "x" * 70_000,
+    "true",
+    "null",
+    "1e3",
+    "DATABASE_URL",
+    "OPENAI_API_KEY",
+    "run.googleapis.com",
+    "mindmirror-tofu-state",
+    "meals-service",
+    "../x",
+    "/abs",
 ]
 leaf_values = st.one_of(
     st.none(),
@@ -661,7 +720,13 @@ def assert_stack_invariants(platform: Platform) -> None:
     assert len({image_tag_variable_name(s.image) for s in platform.services}) == len({s.image for s in platform.services})
     buckets = []
     for env_name, environment in platform.environments.items():
-        values = {"env": env_name, "project": environment.project_id, "region": environment.region, "traditions": traditions_bucket_name(platform, env_name), **environment.vars}
+        values = {
+            "env": env_name,
+            "project": environment.project_id,
+            "region": environment.region,
+            "traditions": traditions_bucket_name(platform, env_name),
+            **environment.vars,
+        }
         assert bucket_name_problem(values["traditions"]) is None
         buckets += [values["traditions"], environment.state_bucket]
         urls_secret = service_urls_secret_id(platform, env_name)
@@ -715,9 +780,45 @@ def test_any_mutation_is_refused_in_lines_or_keeps_the_promises(data, raw_config
 # Text-level mutations reach the YAML reader, which the mutations above (of
 # parsed data) do not: splice hostile fragments into the default file.
 YAML_FRAGMENTS = [
-    "\n? [a, b]\n: 1\n", "&a ", "*a", "*nope", "<<: ", "<<: *a\n", "!!binary x", "!!set ", "!!timestamp ", "!!python/object:os.system ",
-    "2024-13-45", "9" * 5000, "\t", "{", "[", "}", "]", "'", '"', "%YAML 1.1\n", "---\n", "...\n", "\x00", "\ufeff", "\u2028",
-    ": ", "- ", "? ", "|", ">", "#", "ON", "~", ".inf", "0x1F", "1_000", "[" * 50, "{env:d}", "{env!r}",
+    "\n? [a, b]\n: 1\n",
+    "&a ",
+    "*a",
+    "*nope",
+    "<<: ",
+    "<<: *a\n",
+    "!!binary x",
+    "!!set ",
+    "!!timestamp ",
+    "!!python/object:os.system ",
+    "2024-13-45",
+    "9" * 5000,
+    "\t",
+    "{",
+    "[",
+    "}",
+    "]",
+    "'",
+    '"',
+    "%YAML 1.1\n",
+    "---\n",
+    "...\n",
+    "\x00",
+    "\ufeff",
+    "\u2028",
+    ": ",
+    "- ",
+    "? ",
+    "|",
+    ">",
+    "#",
+    "ON",
+    "~",
+    ".inf",
+    "0x1F",
+    "1_000",
+    "[" * 50,
+    "{env:d}",
+    "{env!r}",
 ]
 
 

@@ -247,9 +247,7 @@ def test_state_bucket_location_follows_configuration(stacks, variant):
 
 
 def test_bootstrap_state_can_move_into_the_bucket(variant):
-    assert variant["bootstrap-production"]["terraform"]["backend"] == {
-        "gcs": {"bucket": "mindmirror-tofu-state", "prefix": "bootstrap"}
-    }
+    assert variant["bootstrap-production"]["terraform"]["backend"] == {"gcs": {"bucket": "mindmirror-tofu-state", "prefix": "bootstrap"}}
     assert "local" in variant["bootstrap-staging"]["terraform"]["backend"]
 
 
@@ -258,10 +256,7 @@ def test_bootstrap_state_can_move_into_the_bucket(variant):
 
 def runtime_accounts(stack: dict, env_name: str, platform) -> dict[str, str]:
     """Service name -> address of its runtime service account."""
-    return {
-        s.name: address_of(stack, "google_service_account", lambda a, s=s: a["account_id"] == f"{s.name}-{env_name}")
-        for s in platform.services
-    }
+    return {s.name: address_of(stack, "google_service_account", lambda a, s=s: a["account_id"] == f"{s.name}-{env_name}") for s in platform.services}
 
 
 def test_every_service_has_its_own_runtime_identity(stack, env_name, platform):
@@ -290,7 +285,9 @@ def test_deployer_acts_only_as_the_runtime_accounts(stack, env_name, environment
 def test_url_secrets_with_the_deployers_rights_on_each(stack, platform, env_name, environment):
     secrets = {body["secret_id"]: name for name, body in resources(stack, "google_secret_manager_secret").items()}
     assert set(secrets) == {s.url_name for s in platform.services if s.url_name} | {f"service-urls-{env_name}"}
-    deployer_grants = [g for g in resources(stack, "google_secret_manager_secret_iam_member").values() if g["member"] == account_member(stack, environment.deployer_account_id)]
+    deployer_grants = [
+        g for g in resources(stack, "google_secret_manager_secret_iam_member").values() if g["member"] == account_member(stack, environment.deployer_account_id)
+    ]
     for secret_id, name in secrets.items():
         roles = {g["role"] for g in deployer_grants if g["secret_id"] == f"${{google_secret_manager_secret.{name}.secret_id}}"}
         assert roles == {"roles/secretmanager.secretVersionManager", "roles/secretmanager.secretAccessor"}, secret_id
@@ -334,9 +331,7 @@ def test_traditions_bucket_and_its_grants(stack, environment, env_name, platform
     address = address_of(stack, "google_storage_bucket", lambda b: b["name"] == bucket["name"])
     grants = {g["member"]: g["role"] for g in resources(stack, "google_storage_bucket_iam_member").values() if address in references(g)}
     accounts = runtime_accounts(stack, env_name, platform)
-    assert grants == {
-        f"serviceAccount:${{{accounts[s.name]}.email}}": f"roles/storage.{s.traditions_access}" for s in platform.services if s.traditions_access
-    }
+    assert grants == {f"serviceAccount:${{{accounts[s.name]}.email}}": f"roles/storage.{s.traditions_access}" for s in platform.services if s.traditions_access}
 
 
 def test_existing_runtime_accounts_and_a_moved_layout_are_imported(choices, platform):

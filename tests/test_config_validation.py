@@ -227,5 +227,8 @@ def test_bad_configuration_exits_non_zero_and_writes_nothing(tmp_path, config_co
     env = {**os.environ, "PLATFORM_CONFIG": str(path), "CDKTF_OUTDIR": str(outdir)}
     result = subprocess.run([sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {path}: environments.staging.region: 'mars-north9' is not a Google Cloud region; use one of e.g. us-east4, us-central1, europe-west1 (see `gcloud run regions list`)"
+    assert (
+        result.stderr.strip()
+        == f"error: {path}: environments.staging.region: 'mars-north9' is not a Google Cloud region; use one of e.g. us-east4, us-central1, europe-west1 (see `gcloud run regions list`)"
+    )
     assert not Path(outdir).exists()

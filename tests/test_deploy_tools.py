@@ -21,13 +21,15 @@ def change(address: str, *actions: str, **extra) -> dict:
 
 
 def test_summary_puts_destructive_changes_first():
-    plan = {"resource_changes": [
-        change("a.created", "create"),
-        change("b.kept", "no-op"),
-        change("c.replaced", "delete", "create"),
-        change("d.deleted", "delete"),
-        change("e.imported", "no-op", importing={"id": "x"}),
-    ]}
+    plan = {
+        "resource_changes": [
+            change("a.created", "create"),
+            change("b.kept", "no-op"),
+            change("c.replaced", "delete", "create"),
+            change("d.deleted", "delete"),
+            change("e.imported", "no-op", importing={"id": "x"}),
+        ]
+    }
     text = summarize(plan, "app-x")
     assert "1 to replace, 1 to delete, 1 to create, 1 to import" in text
     assert "2 destructive change(s)" in text
@@ -72,7 +74,7 @@ def fake_gcloud(tmp_path, not_ready: set[str]):
     script.parent.mkdir()
     script.write_text(
         "#!/bin/sh\n"
-        f"case \" {' '.join(not_ready)} \" in *\" $4 \"*) ready=False;; *) ready=True;; esac\n"
+        f'case " {" ".join(not_ready)} " in *" $4 "*) ready=False;; *) ready=True;; esac\n'
         'echo "{\\"status\\": {\\"conditions\\": [{\\"type\\": \\"Ready\\", \\"status\\": \\"$ready\\", \\"message\\": \\"boom\\"}],'
         ' \\"latestCreatedRevisionName\\": \\"r2\\", \\"latestReadyRevisionName\\": \\"r2\\"}}"\n'
     )

@@ -89,7 +89,13 @@ def test_no_escalation_permission_project_wide(bootstrap, environment):
 
 def test_escalation_list_names_what_the_old_custom_role_held():
     """The project-wide rights of the first deployer role, each an escalation path."""
-    layout_1 = {"iam.serviceAccounts.create", "iam.serviceAccounts.delete", "iam.serviceAccounts.setIamPolicy", "secretmanager.secrets.setIamPolicy", "storage.buckets.setIamPolicy"}
+    layout_1 = {
+        "iam.serviceAccounts.create",
+        "iam.serviceAccounts.delete",
+        "iam.serviceAccounts.setIamPolicy",
+        "secretmanager.secrets.setIamPolicy",
+        "storage.buckets.setIamPolicy",
+    }
     assert layout_1 <= ESCALATION_PERMISSIONS
 
 

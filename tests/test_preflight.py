@@ -161,8 +161,7 @@ def test_production_without_registry_bucket_and_a_secret_names_all_three(world, 
     lines = capsys.readouterr().err.splitlines()
     readers = ", ".join(s.name for s in world.platform.services if missing_secret in s.secrets.values())
     assert lines == [
-        f"preflight: state bucket gs://{env.state_bucket} does not exist in {env.project_id}: "
-        "apply bootstrap-production first (README, Deploy from scratch)",
+        f"preflight: state bucket gs://{env.state_bucket} does not exist in {env.project_id}: apply bootstrap-production first (README, Deploy from scratch)",
         f"preflight: Artifact Registry repository {env.registry_repository} does not exist in {env.project_id} "
         f"({env.region}): apply bootstrap-production first (README, Deploy from scratch)",
         f"preflight: operator secret {missing_secret} does not exist in {env.project_id} (read by {readers}): an operator "
@@ -204,8 +203,7 @@ def test_every_disabled_api_is_named(world):
     world.provision()
     world.fake.enabled_apis[world.project] = set()
     assert world.run().problems == [
-        f"API {api} is not enabled in {world.project}: apply bootstrap-{world.env_name} "
-        f"or run `gcloud services enable {api} --project {world.project}`"
+        f"API {api} is not enabled in {world.project}: apply bootstrap-{world.env_name} or run `gcloud services enable {api} --project {world.project}`"
         for api in world.platform.apis
     ]
 
@@ -328,9 +326,7 @@ def test_a_403_outside_the_identitys_configured_permissions_is_a_note(world):
     """E.g. a deployer that configuration gives no secret reads: the planner's
     run, or an admin's, checks the operator secrets."""
     world.provision()
-    platform = world.platform.model_copy(
-        update={"deployer_permissions": [p for p in world.platform.deployer_permissions if p != "secretmanager.secrets.get"]}
-    )
+    platform = world.platform.model_copy(update={"deployer_permissions": [p for p in world.platform.deployer_permissions if p != "secretmanager.secrets.get"]})
     secrets = operator_secrets_read(platform)
     world.fake.forbidden.update(world.secret(s) for s in secrets)
     report = world.run(platform=platform)
@@ -409,8 +405,7 @@ def test_existing_services_must_be_adopted_or_managed(world):
     )
     platform = with_environment(world.platform, world.env_name, adopt_services=[names[1]])
     assert world.run(platform=platform).problems == [
-        f"service {n} exists in {world.project} but is not adopted: add it to environments.{world.env_name}.adopt_services "
-        "or the apply fails with 409"
+        f"service {n} exists in {world.project} but is not adopted: add it to environments.{world.env_name}.adopt_services or the apply fails with 409"
         for n in names[2:]
     ]
 
@@ -495,8 +490,7 @@ def test_missing_credentials_are_one_line(world, monkeypatch, capsys):
     monkeypatch.setattr(tool.google.auth, "default", no_credentials)
     assert tool.main([world.env_name]) == 1
     assert capsys.readouterr().err.strip() == (
-        "preflight: no Google credentials: run `gcloud auth application-default login` "
-        "(in CI, google-github-actions/auth runs first)"
+        "preflight: no Google credentials: run `gcloud auth application-default login` (in CI, google-github-actions/auth runs first)"
     )
 
 

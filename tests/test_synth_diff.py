@@ -50,9 +50,7 @@ def test_report_says_exactly_what_changed(stacks, changed_platform):
     assert {a.split(".")[0] for a in bootstrap.removed} >= {"google_service_account", "google_secret_manager_secret"}
     [(bucket, changes)] = bootstrap.changed.items()
     assert bucket.startswith("google_storage_bucket.state-bucket")
-    assert [(c.path, c.old, c.new, c.destructive) for c in changes] == [
-        ("name", "mindmirror-tofu-state", "mindmirror-tofu-state-v2", True)
-    ]
+    assert [(c.path, c.old, c.new, c.destructive) for c in changes] == [("name", "mindmirror-tofu-state", "mindmirror-tofu-state-v2", True)]
     staging = diffs["bootstrap-staging"]
     assert not staging.added and not staging.changed
     assert staging.removed == sorted(a for a in blocks(stacks["bootstrap-staging"]) if "movements" in a.lower())
@@ -191,12 +189,14 @@ def test_a_move_between_stacks_is_reported_as_a_move(stacks, choices):
 def test_safety_switched_off_is_destructive():
     service = {"name": "gateway", "deletion_protection": True, "lifecycle": {"prevent_destroy": True}}
     unprotected = {"name": "gateway", "deletion_protection": False, "lifecycle": {}}
-    diff = diff_stack("app-x", {"resource": {"google_cloud_run_v2_service": {"gw": service}}},
-                      {"resource": {"google_cloud_run_v2_service": {"gw": unprotected}}})
+    diff = diff_stack(
+        "app-x", {"resource": {"google_cloud_run_v2_service": {"gw": service}}}, {"resource": {"google_cloud_run_v2_service": {"gw": unprotected}}}
+    )
     assert diff.destructive
     assert {c.risk for c in diff.changed["google_cloud_run_v2_service.gw"]} == {"deletion protection turned off", "prevent_destroy removed"}
-    protected_again = diff_stack("app-x", {"resource": {"google_cloud_run_v2_service": {"gw": unprotected}}},
-                                 {"resource": {"google_cloud_run_v2_service": {"gw": service}}})
+    protected_again = diff_stack(
+        "app-x", {"resource": {"google_cloud_run_v2_service": {"gw": unprotected}}}, {"resource": {"google_cloud_run_v2_service": {"gw": service}}}
+    )
     assert not protected_again.destructive
 
 

@@ -23,8 +23,8 @@ import textwrap
 
 import pytest
 
-from synth.provider_bindings import LAZY_INDEX, PACKAGE
 from platform_config import stack_names
+from synth.provider_bindings import LAZY_INDEX, PACKAGE
 
 from .conftest import ROOT, stack_files
 

@@ -106,7 +106,11 @@ def truth_table(platform: Platform, env_name: str) -> list[Row]:
         Row("denied: another branch, no environment", app_token(ref="refs/heads/feature"), None),
         Row("denied: a tag", app_token(ref="refs/tags/v1.0.0", environment=env_name), None),
         Row("denied: deploy branch in an unknown environment", app_token(environment="sandbox"), None),
-        Row("denied: our deploy.yml at a feature branch of infra", app_token(environment=env_name, job_workflow_ref=f"{infra}/{github.deploy_workflow}@refs/heads/feature"), None),
+        Row(
+            "denied: our deploy.yml at a feature branch of infra",
+            app_token(environment=env_name, job_workflow_ref=f"{infra}/{github.deploy_workflow}@refs/heads/feature"),
+            None,
+        ),
         Row("denied: our deploy.yml at a pull request of infra", app_token(job_workflow_ref=f"{infra}/{github.deploy_workflow}@{PULL_REQUEST_REF}"), None),
         Row("denied: another repository calling our deploy.yml", app_token(repository="evil/tools", repository_id=None, environment=env_name), None),
         Row("denied: a fork calling our deploy.yml", app_token(repository=f"forker/{name}", repository_id=None, environment=env_name), None),

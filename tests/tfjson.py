@@ -65,7 +65,7 @@ def find_cycle(stack: dict) -> list[str] | None:
             if target not in graph:
                 continue
             if state.get(target) == "open":
-                return path[path.index(target):] + [target]
+                return path[path.index(target) :] + [target]
             if target not in state:
                 cycle = visit(target)
                 if cycle:

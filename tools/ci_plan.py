@@ -59,9 +59,7 @@ def app_tag(app_dir: Path) -> str:
     version_file = app_dir / "VERSION"
     try:
         version = version_file.read_text().strip()
-        sha = subprocess.run(
-            ["git", "-C", str(app_dir), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True, timeout=30
-        ).stdout.strip()
+        sha = subprocess.run(["git", "-C", str(app_dir), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True, timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError) as error:
         raise PlanError(f"cannot read the application's version and commit in {app_dir}: {error}") from None
     tag = f"v{version}-{sha}"
@@ -96,11 +94,7 @@ def build_matrix(platform: Platform, env_name: str, tags: dict[str, str]) -> lis
     gets them as build arguments: the URLs are deterministic, so it is built
     with the others, before any apply."""
     environment = platform.environments[env_name]
-    urls = {
-        s.url_name: service_url(s.name, _project_number(platform, env_name), environment.region)
-        for s in platform.services
-        if s.url_name
-    }
+    urls = {s.url_name: service_url(s.name, _project_number(platform, env_name), environment.region) for s in platform.services if s.url_name}
     matrix: dict[str, dict] = {}
     for service in platform.services:
         if service.image in matrix:

@@ -247,10 +247,7 @@ class Preflight:
             )
 
     def not_adopted(self, what: str, adopt_field: str) -> str:
-        return (
-            f"{what} exists in {self.project} but is not adopted: add it to environments.{self.env_name}.{adopt_field} "
-            "or the apply fails with 409"
-        )
+        return f"{what} exists in {self.project} but is not adopted: add it to environments.{self.env_name}.{adopt_field} or the apply fails with 409"
 
     # --- the run --------------------------------------------------------------
 
@@ -415,9 +412,7 @@ class Preflight:
         try:
             found = self.google.registry.get_repository(name=name, **self.google.gapic)
         except exceptions.NotFound:
-            self.report.problem(
-                f"Artifact Registry repository {repository} does not exist in {self.project} ({self.region}): {self.bootstrap_first}"
-            )
+            self.report.problem(f"Artifact Registry repository {repository} does not exist in {self.project} ({self.region}): {self.bootstrap_first}")
             return
         except exceptions.Forbidden:
             self.forbidden(what, "artifactregistry.repositories.get")
@@ -468,9 +463,7 @@ class Preflight:
             if not exists:
                 continue
             try:
-                versions = self.google.secrets.list_secret_versions(
-                    request={"parent": name, "filter": "state:ENABLED", "page_size": 1}, **self.google.gapic
-                )
+                versions = self.google.secrets.list_secret_versions(request={"parent": name, "filter": "state:ENABLED", "page_size": 1}, **self.google.gapic)
                 has_enabled = next(iter(versions), None) is not None
             except exceptions.Forbidden:
                 self.forbidden(f"the versions of secret {secret}", "secretmanager.versions.list")
@@ -515,9 +508,7 @@ class Preflight:
                 continue
             if secret not in adopted and self.managed("secret", secret) is False:
                 self.report.problem(self.not_adopted(f"URL secret {secret}", "adopt_secrets"))
-            granted = self.google.secrets.test_iam_permissions(
-                request={"resource": name, "permissions": secret_permissions}, **self.google.gapic
-            ).permissions
+            granted = self.google.secrets.test_iam_permissions(request={"resource": name, "permissions": secret_permissions}, **self.google.gapic).permissions
             self.lacks(sorted(set(secret_permissions) - set(granted)), f"secret {secret}")
 
     # --- what the bootstrap creates for the app stack ----------------------------
@@ -577,9 +568,7 @@ class Preflight:
         granted: set[str] = set()
         for start in range(0, len(self.permissions), 100):  # at most 100 per call
             chunk = self.permissions[start : start + 100]
-            answer = self.google.projects.test_iam_permissions(
-                request={"resource": resource, "permissions": chunk}, **self.google.gapic
-            )
+            answer = self.google.projects.test_iam_permissions(request={"resource": resource, "permissions": chunk}, **self.google.gapic)
             granted.update(answer.permissions)
         self.lacks([p for p in self.permissions if p not in granted], f"project {self.project}")
 

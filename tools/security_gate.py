@@ -33,9 +33,7 @@ CONFIG_FILE = ROOT / ".checkov.yaml"
 NEVER_SKIP = frozenset({"CKV_GCP_29", "CKV_GCP_78", "CKV_GCP_114", "CKV_GCP_118", "CKV_GCP_125"})
 # Resource types checkov 3.3.30 runs no check on (what the CI-applied app
 # stack holds); tests/test_app_stack.py states their rules instead.
-NO_CHECKOV_CHECKS = frozenset(
-    {"google_cloud_run_v2_service", "google_cloud_run_v2_service_iam_member", "google_secret_manager_secret_version"}
-)
+NO_CHECKOV_CHECKS = frozenset({"google_cloud_run_v2_service", "google_cloud_run_v2_service_iam_member", "google_secret_manager_secret_version"})
 
 
 def copy_without_imports(outdir: Path, scan_dir: Path) -> list[str]:
@@ -61,11 +59,7 @@ def copy_without_imports(outdir: Path, scan_dir: Path) -> list[str]:
 
 def nothing_to_check(outdir: Path) -> set[str]:
     """Stacks whose every resource is of a type checkov has no check for."""
-    return {
-        path.parent.name
-        for path in outdir.glob("stacks/*/cdk.tf.json")
-        if set(json.loads(path.read_text()).get("resource", {})) <= NO_CHECKOV_CHECKS
-    }
+    return {path.parent.name for path in outdir.glob("stacks/*/cdk.tf.json") if set(json.loads(path.read_text()).get("resource", {})) <= NO_CHECKOV_CHECKS}
 
 
 class InputError(Exception):
@@ -100,9 +94,7 @@ def evaluate(report: dict, stacks: list[str], skipped: set[str], unchecked: Coll
     problems = [f"skip of {check} is not allowed: .checkov.yaml must not skip it" for check in sorted(skipped & NEVER_SKIP)]
     problems += [f"checkov could not parse {path}: nothing of it was scanned" for path in results.get("parsing_errors", [])]
     for failure in results.get("failed_checks", []):
-        problems.append(
-            f"{failure['check_id']} failed on {failure['resource']} in {failure['file_path'].strip('/')}: {failure['check_name']}"
-        )
+        problems.append(f"{failure['check_id']} failed on {failure['resource']} in {failure['file_path'].strip('/')}: {failure['check_name']}")
     ran = Counter(r["file_path"].strip("/").split("/")[0] for kind in ("passed_checks", "failed_checks") for r in results.get(kind, []))
     problems += [f"no check ran on stack {name}" for name in stacks if not ran[name] and name not in unchecked]
     summary = [f"{name}: {ran[name]} checks{' (checkov has none for its resource types)' if name in unchecked else ''}" for name in stacks]

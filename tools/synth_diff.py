@@ -41,9 +41,7 @@ FORCES_REPLACEMENT: dict[str, frozenset[str]] = {
     "google_artifact_registry_repository": frozenset({"repository_id", "format", "location", "project", "mode"}),
     "google_service_account": frozenset({"account_id", "project"}),
     "google_iam_workload_identity_pool": frozenset({"workload_identity_pool_id", "project"}),
-    "google_iam_workload_identity_pool_provider": frozenset(
-        {"workload_identity_pool_id", "workload_identity_pool_provider_id", "project"}
-    ),
+    "google_iam_workload_identity_pool_provider": frozenset({"workload_identity_pool_id", "workload_identity_pool_provider_id", "project"}),
     "google_project_iam_custom_role": frozenset({"role_id", "project"}),
     "google_project_service": frozenset({"service", "project"}),
     "google_cloud_run_v2_service": frozenset({"name", "location", "project"}),
@@ -194,9 +192,7 @@ def attribute_changes(old: Any, new: Any, path: str = "") -> list[Change]:
         return [
             change
             for index in range(max(len(old), len(new)))
-            for change in attribute_changes(
-                old[index] if index < len(old) else None, new[index] if index < len(new) else None, f"{path}[{index}]"
-            )
+            for change in attribute_changes(old[index] if index < len(old) else None, new[index] if index < len(new) else None, f"{path}[{index}]")
         ]
     return [] if old == new else [Change(path, old, new)]
 
@@ -204,11 +200,7 @@ def attribute_changes(old: Any, new: Any, path: str = "") -> list[Change]:
 def forgotten(stack: dict) -> dict[str, str]:
     """Addresses a `removed` block with `destroy = false` drops from state
     while keeping the object; value: the block's `//` note (the destination)."""
-    return {
-        block["from"]: str(block.get("//", ""))
-        for block in stack.get("removed", [])
-        if block.get("lifecycle", {}).get("destroy") is False
-    }
+    return {block["from"]: str(block.get("//", "")) for block in stack.get("removed", []) if block.get("lifecycle", {}).get("destroy") is False}
 
 
 def diff_stack(name: str, base: dict | None, head: dict | None) -> StackDiff:
@@ -240,6 +232,7 @@ def risk(address: str, change: Change) -> str | None:
     setting = change.path.split(".")[-1].split("[")[0]
     if setting in SAFETY_SETTINGS:
         safe, absent_is_safe, why = SAFETY_SETTINGS[setting]
+
         def is_safe(value: Any) -> bool:
             return value == safe or (value is None and absent_is_safe)
 

@@ -28,8 +28,7 @@ GCLOUD_TIMEOUT_SECONDS = 60
 
 def readiness_problem(service: Service, environment: Environment) -> str | None:
     """None when the latest created revision is the latest ready one."""
-    command = ["gcloud", "run", "services", "describe", service.name, "--project", environment.project_id,
-               "--region", environment.region, "--format=json"]
+    command = ["gcloud", "run", "services", "describe", service.name, "--project", environment.project_id, "--region", environment.region, "--format=json"]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=GCLOUD_TIMEOUT_SECONDS)
     except (OSError, subprocess.TimeoutExpired) as error:

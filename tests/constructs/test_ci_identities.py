@@ -7,9 +7,7 @@ from .bare_stack import PROJECT, bare_stack, synth
 
 def test_identity_holds_exactly_one_custom_role_of_its_permissions():
     stack = bare_stack()
-    CiIdentity(
-        stack, "auditor", project=PROJECT, account_id="auditor", display_name="Auditor", role_id="auditor_test", permissions=["run.services.list"]
-    )
+    CiIdentity(stack, "auditor", project=PROJECT, account_id="auditor", display_name="Auditor", role_id="auditor_test", permissions=["run.services.list"])
     out = synth(stack)
     account_address = next(iter(resources(out, "google_service_account")))
     role_address = next(iter(resources(out, "google_project_iam_custom_role")))

@@ -23,9 +23,7 @@ SPEC = ContainerSpec(
 
 
 def build(stack, id: str = "api", **overrides) -> CloudRunService:
-    kwargs = dict(
-        project=PROJECT, region=REGION, name=id, service_account_email=EMAIL, container=SPEC, labels={"service": id}, deletion_protection=True
-    )
+    kwargs = dict(project=PROJECT, region=REGION, name=id, service_account_email=EMAIL, container=SPEC, labels={"service": id}, deletion_protection=True)
     return CloudRunService(stack, id, **{**kwargs, **overrides})
 
 

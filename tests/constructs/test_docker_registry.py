@@ -36,7 +36,5 @@ def test_url_prefix_and_grant_on_the_repository_only():
 def test_adoption_imports_with_the_documented_id():
     _, stack = build(exists=True)
     (address,) = resources(stack, "google_artifact_registry_repository")
-    assert imports(stack) == {
-        f"google_artifact_registry_repository.{address}": f"projects/{PROJECT}/locations/{REGION}/repositories/images"
-    }
+    assert imports(stack) == {f"google_artifact_registry_repository.{address}": f"projects/{PROJECT}/locations/{REGION}/repositories/images"}
     assert imports(build()[1]) == {}
