@@ -420,12 +420,17 @@ def test_same_state_bucket_in_two_environments(config_copy):
 
 def test_same_traditions_bucket_in_two_environments(config_copy):
     config_copy["traditions_bucket"] = "mindmirror-traditions"
-    only(problems(config_copy), "traditions_bucket", "'mindmirror-traditions', also the traditions bucket of 'staging'")
+    first, *others = config_copy["environments"]
+    clashes = [line for line in problems(config_copy) if f"also the traditions bucket of '{first}'" in line]
+    assert len(clashes) == len(others) and all(line.startswith(f"{SOURCE}: traditions_bucket: ") for line in clashes)
 
 
 def test_traditions_bucket_equal_to_a_state_bucket(config_copy):
-    config_copy["traditions_bucket"] = "mindmirror-tofu-state-{env}"
-    only(problems(config_copy), "traditions_bucket", "also the state bucket of 'staging'")
+    config_copy["traditions_bucket"] = "{project}-state"
+    for env in config_copy["environments"].values():
+        env["state_bucket"] = f"{env['project_id']}-state"
+    clashes = [line for line in problems(config_copy) if "also the state bucket of" in line]
+    assert len(clashes) == len(config_copy["environments"])
 
 
 def test_adopted_secret_must_be_one_this_project_creates(config_copy):

@@ -194,25 +194,27 @@ def test_each_ci_identity_admits_only_its_kinds_of_access(stack, environment):
     }
 
 
-EXPECTED_IMPORTS = {
-    "staging": {
-        "google_service_account": "projects/mindmirror-69/serviceAccounts/github-actions-staging@mindmirror-69.iam.gserviceaccount.com",
-        "google_iam_workload_identity_pool": "projects/mindmirror-69/locations/global/workloadIdentityPools/github-pool",
-        "google_iam_workload_identity_pool_provider": "projects/mindmirror-69/locations/global/workloadIdentityPools/github-pool/providers/github-oidc",
-        "google_artifact_registry_repository": "projects/mindmirror-69/locations/us-east4/repositories/mindmirror",
-        "google_storage_bucket": "mindmirror-69/mindmirror-tofu-state-staging",
-    },
-    "production": {
-        "google_service_account": "projects/mindmirror-prod/serviceAccounts/github-actions-production@mindmirror-prod.iam.gserviceaccount.com",
-        "google_iam_workload_identity_pool": "projects/mindmirror-prod/locations/global/workloadIdentityPools/github-pool",
-        "google_iam_workload_identity_pool_provider": "projects/mindmirror-prod/locations/global/workloadIdentityPools/github-pool/providers/github-oidc",
-    },
+# The google provider's documented import id of each adoptable resource
+# (its "Import" section), spelled out from the environment's configuration.
+IMPORT_IDS = {
+    "deployer": ("google_service_account", "projects/{p}/serviceAccounts/{e.deployer_account_id}@{p}.iam.gserviceaccount.com"),
+    "workload_identity_pool": (
+        "google_iam_workload_identity_pool",
+        "projects/{p}/locations/global/workloadIdentityPools/{e.workload_identity.pool_id}",
+    ),
+    "workload_identity_provider": (
+        "google_iam_workload_identity_pool_provider",
+        "projects/{p}/locations/global/workloadIdentityPools/{e.workload_identity.pool_id}/providers/{e.workload_identity.provider_id}",
+    ),
+    "registry": ("google_artifact_registry_repository", "projects/{p}/locations/{e.region}/repositories/{e.registry_repository}"),
+    "state_bucket": ("google_storage_bucket", "{p}/{e.state_bucket}"),
 }
 
 
-def test_existing_resources_are_adopted_with_provider_import_ids(stack, env_name):
+def test_existing_resources_are_adopted_with_provider_import_ids(stack, environment):
     imports = {entry["to"].split(".")[0]: entry["id"] for entry in stack.get("import", []) if not entry["to"].startswith("google_secret_manager_secret.")}
-    assert imports == EXPECTED_IMPORTS[env_name]
+    expected = dict(IMPORT_IDS[a.value] for a in environment.adopt)
+    assert imports == {kind: template.format(p=environment.project_id, e=environment) for kind, template in expected.items()}
     for entry in stack["import"]:
         resource_type, name = entry["to"].split(".")
         assert name in resources(stack, resource_type), f"import targets a missing resource {entry['to']}"

@@ -544,10 +544,11 @@ def test_a_bad_timeout_setting_is_one_line(world, monkeypatch):
     assert world.run().problems == [f"{TIMEOUT_ENV}='soon' is not a number of seconds between 0 and 600; unset it or fix it"]
 
 
-@pytest.mark.parametrize("args", [["qa"], [], ["staging", "production"], ["staging", "--identity", "admin"]])
-def test_bad_usage(args, capsys):
-    assert tool.main(args) == 2
-    assert capsys.readouterr().err.strip() == "usage: make preflight ENV=<staging|production> [IDENTITY=<deployer|planner>]"
+@pytest.mark.parametrize("args", [["no-such-environment"], [], ["{env}", "{env}"], ["{env}", "--identity", "admin"]])
+def test_bad_usage(args, capsys, platform, env_name):
+    assert tool.main([arg.replace("{env}", env_name) for arg in args]) == 2
+    expected = f"usage: make preflight ENV=<{'|'.join(platform.environments)}> [IDENTITY=<deployer|planner>]"
+    assert capsys.readouterr().err.strip() == expected
 
 
 def test_the_command_line_runs_as_a_module(world):

@@ -9,7 +9,10 @@ from __future__ import annotations
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-STACKS = ["bootstrap-staging", "bootstrap-production", "app-staging", "app-production"]
+from platform_config import DEFAULT_CONFIG, load_platform, stack_names
+
+# Every stack of every configured environment: a new one gets a snapshot to review.
+STACKS = stack_names(load_platform(DEFAULT_CONFIG).environments)
 
 
 @pytest.fixture
