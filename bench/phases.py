@@ -42,7 +42,9 @@ def main() -> None:
     if mode == "full":
         # The package's own __init__: every resource submodule, as a plain import does.
         package = sys.modules[provider_bindings.PACKAGE]
-        importlib.util.find_spec(provider_bindings.PACKAGE).loader.exec_module(package)
+        spec = importlib.util.find_spec(provider_bindings.PACKAGE)
+        assert spec is not None and spec.loader is not None  # the package is imported: sys.modules holds it
+        spec.loader.exec_module(package)
     from stacks import build_app
 
     marks["provider_import"] = time.time()

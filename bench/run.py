@@ -60,6 +60,7 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[floa
     process = subprocess.Popen(command, cwd=ROOT, env=env or ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
+    assert process.stderr is not None  # stderr=PIPE
     stderr = process.stderr.read().decode(errors="replace")
     process.stderr.close()
     if os.waitstatus_to_exitcode(status) != 0:

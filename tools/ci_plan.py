@@ -172,8 +172,8 @@ def run(argv: list[str]) -> list[str]:
         if not isinstance(overrides, dict):
             raise PlanError("TAG_OVERRIDES_JSON must be a JSON object of image -> tag")
         tags = image_tags(platform, app_tag(Path(rest[0])), overrides)
-        outputs = {"tags": json.dumps(tags), "matrix": json.dumps(build_matrix(platform, env_name, tags)), **identities(platform, env_name)}
-        return [f"{key}={value}" for key, value in outputs.items()]
+        step_outputs = {"tags": json.dumps(tags), "matrix": json.dumps(build_matrix(platform, env_name, tags)), **identities(platform, env_name)}
+        return [f"{key}={value}" for key, value in step_outputs.items()]
     if command == "identities" and not rest:
         return [f"{key}={value}" for key, value in identities(platform, env_name).items()]
     if command == "tfvars" and len(rest) in (1, 2):

@@ -40,10 +40,11 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypedDict, cast
 from urllib.parse import quote
 
 import google.auth
+import google.cloud.storage as storage  # not `from google.cloud import`: untyped, mypy misses it in the typed namespace
 import requests
 from google.api_core import exceptions
 from google.api_core.retry import Retry, if_transient_error
@@ -51,13 +52,7 @@ from google.auth import exceptions as auth_exceptions
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.transport.requests import AuthorizedSession
 from google.auth.transport.requests import Request as TokenRequest
-from google.cloud import (
-    artifactregistry_v1,
-    resourcemanager_v3,
-    secretmanager_v1,
-    service_usage_v1,
-    storage,
-)
+from google.cloud import artifactregistry_v1, resourcemanager_v3, secretmanager_v1, service_usage_v1
 from google.cloud.storage.retry import DEFAULT_RETRY as STORAGE_RETRY
 from google.protobuf.json_format import ParseError
 
@@ -139,6 +134,14 @@ class Report:
             self.problems.append(line)
 
 
+class RestClientArguments(TypedDict):
+    """What every GAPIC client here is built with."""
+
+    credentials: Credentials
+    transport: str
+    client_options: dict[str, str] | None
+
+
 class Google:
     """Google's client libraries, REST transport, one bounded timeout; the
     IAM and Cloud Run admin APIs (no client library installed) through
@@ -159,7 +162,7 @@ class Google:
         self.retry = Retry(predicate=if_transient_error, initial=0.1, maximum=2.0, timeout=timeout)
         self.storage_retry = STORAGE_RETRY.with_timeout(timeout)
         options = {"api_endpoint": api_endpoint} if api_endpoint else None
-        rest = {"credentials": credentials, "transport": "rest", "client_options": options}
+        rest: RestClientArguments = {"credentials": credentials, "transport": "rest", "client_options": options}
         self.storage = storage.Client(project=project, credentials=credentials)
         self.registry = artifactregistry_v1.ArtifactRegistryClient(**rest)
         self.secrets = secretmanager_v1.SecretManagerServiceClient(**rest)
@@ -603,10 +606,13 @@ class Preflight:
 
 def _names_in_state(text: str) -> set[tuple[str, str]]:
     """(kind, name) of the resources in a Terraform/OpenTofu state file."""
-    names = set()
+    names: set[tuple[str, str]] = set()
     for resource in json.loads(text).get("resources", []):
-        kind, attribute = STATE_NAMES.get(resource.get("type"), (None, None))
-        for instance in resource.get("instances", []) if kind else []:
+        known = STATE_NAMES.get(resource.get("type"))
+        if known is None:
+            continue
+        kind, attribute = known
+        for instance in resource.get("instances", []):
             value = instance.get("attributes", {}).get(attribute)
             if value:
                 names.add((kind, value))
@@ -625,7 +631,9 @@ def credentials(timeout: float) -> Credentials:
         return AnonymousCredentials()
     # Also bounds the project lookup that google.auth.default does for
     # federated (external_account) credentials, the kind CI uses.
-    bounded = functools.partial(TokenRequest(), timeout=timeout)
+    # cast: google-auth annotates `request` as a Request, yet takes (and
+    # unwraps, in _regional_access_boundary_utils) a functools.partial of one.
+    bounded = cast(TokenRequest, functools.partial(TokenRequest(), timeout=timeout))
     found, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"], request=bounded)
     found.refresh(bounded)
     return found

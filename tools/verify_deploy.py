@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from platform_config import ConfigError, Environment, Service, load_platform
 
@@ -39,7 +40,7 @@ def readiness_problem(service: Service, environment: Environment) -> str | None:
         status = json.loads(result.stdout).get("status", {})
     except (json.JSONDecodeError, AttributeError):
         return "gcloud returned no JSON description"
-    ready = next((c for c in status.get("conditions", []) if c.get("type") == "Ready"), {})
+    ready: dict[str, Any] = next((c for c in status.get("conditions", []) if c.get("type") == "Ready"), {})
     if ready.get("status") != "True":
         return f"not ready: {ready.get('message') or ready.get('reason') or 'no Ready condition'}"
     if status.get("latestReadyRevisionName") != status.get("latestCreatedRevisionName"):
