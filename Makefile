@@ -19,7 +19,7 @@ OUT := cdktf.out
 
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: help install install-python rehearse synth cdktf-synth security preflight synth-diff test bench clean
+.PHONY: help install install-python rehearse schema synth cdktf-synth security preflight synth-diff test bench clean
 
 help:
 	@echo "make synth                        synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
@@ -29,6 +29,7 @@ help:
 	@echo "make preflight ENV=<env>          does everything a deploy needs exist? (IDENTITY=planner: read-only)"
 	@echo "make synth-diff BASE=dir HEAD=dir report what changed between two cdktf.out trees"
 	@echo "make rehearse                     run the deploy workflows with act against local stand-ins"
+	@echo "make schema                       regenerate config/platform.schema.json from the model"
 	@echo "make bench                        timings, written to bench/RESULTS.md"
 
 $(PIPENV):
@@ -86,7 +87,6 @@ bench: install
 	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$$PATH" $(PY) bench/run.py
 
 # config/platform.schema.json from the model (editors complete and check config/platform.yaml with it).
-.PHONY: schema
 schema: $(VENV)/.synced
 	@$(PY) -m platform_config.schema
 
