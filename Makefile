@@ -19,11 +19,12 @@ OUT := cdktf.out
 
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: help install install-python rehearse schema synth cdktf-synth security preflight synth-diff test bench clean
+.PHONY: help install install-python rehearse schema test-slow synth cdktf-synth security preflight synth-diff test bench clean
 
 help:
 	@echo "make synth                        synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
-	@echo "make test                         run the whole test suite"
+	@echo "make test                         run the test suite (all but the tests marked slow)"
+	@echo "make test-slow                    the tests marked slow (cdktf CLI synthesis, ~20 s)"
 	@echo "make cdktf-synth                  the same synthesis through the cdktf CLI"
 	@echo "make security                     synthesize, then checkov over every stack"
 	@echo "make preflight ENV=<env>          does everything a deploy needs exist? (IDENTITY=planner: read-only)"
@@ -77,6 +78,10 @@ preflight: $(VENV)/.synced
 
 test: install
 	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+
+# The tests marked slow (the cdktf CLI synthesis without shortcuts); CI runs them after make test.
+test-slow: install
+	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$$PATH" $(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 # The deploy workflow run by act, through the application's caller, against local stand-ins.
 rehearse: $(VENV)/.synced

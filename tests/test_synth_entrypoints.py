@@ -53,6 +53,7 @@ def run_main(tmp_path, extra_env: dict[str, str], script: list[str] | None = Non
     return subprocess.run(script or [sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_cdktf_cli_without_shortcuts_writes_the_same_bytes(tmp_path, synth_dir):
     if not CDKTF.exists():
         pytest.skip("cdktf-cli is not installed: run `make test` (it runs npm ci) to include this test")
