@@ -57,7 +57,15 @@ from google.cloud.storage.retry import DEFAULT_RETRY as STORAGE_RETRY
 from google.protobuf.json_format import ParseError
 
 from platform_config import ConfigError, Platform, app_state_prefix, custom_role_id, load_platform, runtime_account_id
-from platform_config.naming import BOOTSTRAP_STATE_PREFIX, LOCAL_STATE_FILE, STATE_OBJECT, bootstrap_stack_name, service_account_email
+from platform_config.naming import (
+    BOOTSTRAP_STATE_PREFIX,
+    LOCAL_STATE_FILE,
+    STATE_OBJECT,
+    bootstrap_stack_name,
+    service_account_email,
+    traditions_bucket_name,
+    url_secret_ids,
+)
 from platform_config.role_permissions import PLANNER_PERMISSIONS, ROLE_PERMISSIONS
 
 TIMEOUT_ENV = "PREFLIGHT_TIMEOUT"
@@ -494,8 +502,7 @@ class Preflight:
 
     def url_secrets(self) -> None:
         adopted = set(self.env.adopt_secrets)
-        ids = [s.url_name for s in self.platform.services if s.url_name]
-        ids.append(self.platform.service_urls_secret.format(project=self.project, env=self.env_name))
+        ids = url_secret_ids(self.platform, self.env_name)
         secret_permissions = sorted({*scoped(self.permissions, "secretmanager.secrets"), *URL_SECRET_PERMISSIONS[self.identity]})
         for secret in ids:
             name = f"projects/{self.project}/secrets/{secret}"
@@ -537,7 +544,7 @@ class Preflight:
                 self.lacks(sorted(set(needed) - set(answer.get("permissions", []))), email)
 
     def traditions_bucket(self) -> None:
-        name = self.platform.traditions_bucket.format(project=self.project, env=self.env_name)
+        name = traditions_bucket_name(self.platform, self.env_name)
         try:
             self.google.storage.get_bucket(name, **self.google.gcs)
         except exceptions.NotFound:
