@@ -754,8 +754,13 @@ def fuzz_dir():
         yield Path(directory)
 
 
+# Bounded per example; generous, so a loaded CI machine does not fail a healthy run
+# (an example takes ~0.05 s here).
+EXAMPLE_DEADLINE = timedelta(seconds=10)
+
+
 # No example database: nothing written into the working tree; a failure prints its example.
-@settings(max_examples=150, deadline=timedelta(seconds=2), database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=150, deadline=EXAMPLE_DEADLINE, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_any_mutation_is_refused_in_lines_or_keeps_the_promises(data, raw_config, fuzz_dir):
     config = data.draw(mutated_configs(raw_config))
@@ -827,7 +832,7 @@ YAML_FRAGMENTS = [
 ]
 
 
-@settings(max_examples=100, deadline=timedelta(seconds=2), database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=EXAMPLE_DEADLINE, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_mutation_of_the_file_is_refused_in_lines_or_keeps_the_promises(data, fuzz_dir):
     text = default_text()
