@@ -173,19 +173,32 @@ def env_groups_defined(platform: Platform, index: int, service: Service) -> list
     ]
 
 
-def env_values_plain(platform: Platform, index: int, service: Service) -> list[Problem]:
+def _plain_value_problems(platform: Platform, at: tuple, env_name: str, value: str, *, secret_fix: str, reserved_fix: str) -> list[Problem]:
     """A plain variable is no credential, not Cloud Run's, and a well-formed template."""
     problems: list[Problem] = []
-    for env_name, value in service.env.items():
-        at = ("services", index, "env", env_name)
-        if env_name in platform.operator_secrets or CREDENTIAL_NAME.search(env_name):
-            problems.append((at, "looks like a credential and must not be a plain value; move it to secrets: (a Secret Manager reference)"))
-        if env_name in RESERVED_ENV_NAMES:
-            problems.append((at, f"{env_name} is reserved by Cloud Run; remove it (set port: instead of PORT)"))
-        template_problem = _template_problem(value)
-        if template_problem:
-            problems.append((at, template_problem))
+    if env_name in platform.operator_secrets or CREDENTIAL_NAME.search(env_name):
+        problems.append((at, f"looks like a credential and must not be a plain value; {secret_fix}"))
+    if env_name in RESERVED_ENV_NAMES:
+        problems.append((at, f"{env_name} is reserved by Cloud Run; {reserved_fix}"))
+    template_problem = _template_problem(value)
+    if template_problem:
+        problems.append((at, template_problem))
     return problems
+
+
+def env_values_plain(platform: Platform, index: int, service: Service) -> list[Problem]:
+    return [
+        problem
+        for env_name, value in service.env.items()
+        for problem in _plain_value_problems(
+            platform,
+            ("services", index, "env", env_name),
+            env_name,
+            value,
+            secret_fix="move it to secrets: (a Secret Manager reference)",
+            reserved_fix="remove it (set port: instead of PORT)",
+        )
+    ]
 
 
 def _variable_sources(platform: Platform, service: Service) -> tuple[set[str], set[str], set[str | None]]:
@@ -263,18 +276,19 @@ SERVICE_RULES = (
 
 
 def env_group_values_plain(platform: Platform) -> list[Problem]:
-    problems: list[Problem] = []
-    for group, values in platform.env_groups.items():
-        for env_name, value in values.items():
-            at = ("env_groups", group, env_name)
-            if env_name in platform.operator_secrets or CREDENTIAL_NAME.search(env_name):
-                problems.append((at, "looks like a credential and must not be a plain value; use a service's secrets: instead"))
-            if env_name in RESERVED_ENV_NAMES:
-                problems.append((at, f"{env_name} is reserved by Cloud Run; remove it"))
-            template_problem = _template_problem(value)
-            if template_problem:
-                problems.append((at, template_problem))
-    return problems
+    return [
+        problem
+        for group, values in platform.env_groups.items()
+        for env_name, value in values.items()
+        for problem in _plain_value_problems(
+            platform,
+            ("env_groups", group, env_name),
+            env_name,
+            value,
+            secret_fix="use a service's secrets: instead",
+            reserved_fix="remove it",
+        )
+    ]
 
 
 def url_names_unique(platform: Platform) -> list[Problem]:

@@ -36,20 +36,14 @@ from platform_config.patterns import ACCOUNT_ID, SECRET_ID, SERVICE_NAME, bucket
 from platform_config.rules import RESERVED_SERVICE_NAMES, RESERVED_SERVICE_PREFIXES
 from platform_config.templates import TemplateError, placeholders, render
 
+from .config_problems import SOURCE, only, problems, service
 from .conftest import ROOT
 
-SOURCE = "platform.yaml"
 # A location is a field path, "(top level)", "(file)" or "line N, column M".
 # A field path holds plain names, and quoted ones for anything else.
 FIELD_PATH = r"""(?:[\w./\[\]-]|…|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")+"""
 LINE = re.compile(rf"(?P<source>[^\n]+?): (?P<where>\(top level\)|\(file\)|line \d+, column \d+|{FIELD_PATH}): (?P<message>[^\n]+)")
 MAX_LINE_CHARS = 1000
-
-
-def problems(config, source: str = SOURCE) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        parse_platform(config, source=source)
-    return caught.value.problems
 
 
 def file_problems(path: Path) -> list[str]:
@@ -71,10 +65,6 @@ def default_text() -> str:
     return (ROOT / "config" / "platform.yaml").read_text(encoding="utf-8")
 
 
-def service(config: dict, name: str) -> dict:
-    return next(s for s in config["services"] if s["name"] == name)
-
-
 def assert_well_formed(lines: list[str], source: str = SOURCE, config: dict | None = None) -> None:
     """One short line per problem, each naming the file and a place: with
     `config`, a field path must start at one of its keys or the model's."""
@@ -88,15 +78,6 @@ def assert_well_formed(lines: list[str], source: str = SOURCE, config: dict | No
         if config is not None and not match["where"].startswith(("(", "line ")):
             top = re.split(r"[.\[]", match["where"], maxsplit=1)[0]
             assert top in set(Platform.model_fields) | {str(key) for key in config} or top.startswith(("'", '"')), line
-
-
-def only(lines: list[str], where: str, *words: str) -> str:
-    """The one line about `where`; it carries every word."""
-    matching = [line for line in lines if line.startswith(f"{SOURCE}: {where}: ")]
-    assert len(matching) == 1, f"expected one problem at {where}, got {lines}"
-    for word in words:
-        assert word in matching[0], f"{word!r} missing from {matching[0]!r}"
-    return matching[0]
 
 
 # --- crashes and hangs --------------------------------------------------------
@@ -736,15 +717,15 @@ def assert_stack_invariants(platform: Platform) -> None:
         buckets += [values["traditions"], environment.state_bucket]
         urls_secret = service_urls_secret_id(platform, env_name)
         assert SECRET_ID.fullmatch(urls_secret) and urls_secret not in set(platform.operator_secrets) | set(url_names)
-        for service in platform.services:
-            assert type(service.port) is int and service.name not in RESERVED_SERVICE_NAMES
-            assert ACCOUNT_ID.fullmatch(runtime_account_id(service.name, env_name))
-            env = {k: v for g in service.env_groups for k, v in platform.env_groups[g].items()} | dict(service.env)
+        for configured in platform.services:
+            assert type(configured.port) is int and configured.name not in RESERVED_SERVICE_NAMES
+            assert ACCOUNT_ID.fullmatch(runtime_account_id(configured.name, env_name))
+            env = {k: v for g in configured.env_groups for k, v in platform.env_groups[g].items()} | dict(configured.env)
             rendered = {k: render(v, values) for k, v in env.items()}
-            called = {platform.service(c).url_name for c in service.calls}
+            called = {platform.service(c).url_name for c in configured.calls}
             assert None not in called
-            assert not (set(rendered) | set(service.secrets) | called) & RESERVED_ENV_NAMES
-            assert set(service.secrets.values()) <= set(platform.operator_secrets)
+            assert not (set(rendered) | set(configured.secrets) | called) & RESERVED_ENV_NAMES
+            assert set(configured.secrets.values()) <= set(platform.operator_secrets)
     assert len(set(buckets)) == len(buckets)
 
 

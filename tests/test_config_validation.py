@@ -13,28 +13,8 @@ import yaml
 
 from platform_config import ConfigError, load_platform, parse_platform
 
+from .config_problems import SOURCE, only, problems, service
 from .conftest import ROOT
-
-SOURCE = "platform.yaml"
-
-
-def problems(config: dict) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        parse_platform(config, source=SOURCE)
-    return caught.value.problems
-
-
-def service(config: dict, name: str) -> dict:
-    return next(s for s in config["services"] if s["name"] == name)
-
-
-def single(lines: list[str], field_path: str, *words: str) -> str:
-    """The one problem line for `field_path`; it must carry every word."""
-    matching = [line for line in lines if line.startswith(f"{SOURCE}: {field_path}: ")]
-    assert len(matching) == 1, f"expected one problem at {field_path}, got {lines}"
-    for word in words:
-        assert word in matching[0], f"{word!r} missing from {matching[0]!r}"
-    return matching[0]
 
 
 def test_default_configuration_is_valid(raw_config):
@@ -44,45 +24,45 @@ def test_default_configuration_is_valid(raw_config):
 
 def test_unknown_key(config_copy):
     config_copy["environments"]["production"]["projct_id"] = "mindmirror-prod"
-    single(problems(config_copy), "environments.production.projct_id", "unknown key", "remove it")
+    only(problems(config_copy), "environments.production.projct_id", "unknown key", "remove it")
 
 
 def test_missing_field(config_copy):
     del config_copy["environments"]["production"]["region"]
-    single(problems(config_copy), "environments.production.region", "missing", "add it")
+    only(problems(config_copy), "environments.production.region", "missing", "add it")
 
 
 @pytest.mark.parametrize("project_id", ["Mindmirror_Prod", "mm", "1mindmirror", "mindmirror-"])
 def test_bad_project_id(config_copy, project_id):
     config_copy["environments"]["production"]["project_id"] = project_id
-    single(problems(config_copy), "environments.production.project_id", repr(project_id), "6-30 lowercase")
+    only(problems(config_copy), "environments.production.project_id", repr(project_id), "6-30 lowercase")
 
 
 def test_unknown_region(config_copy):
     config_copy["environments"]["staging"]["region"] = "mars-north9"
-    single(problems(config_copy), "environments.staging.region", "'mars-north9' is not a Google Cloud region", "us-east4")
+    only(problems(config_copy), "environments.staging.region", "'mars-north9' is not a Google Cloud region", "us-east4")
 
 
 def test_unknown_state_bucket_location(config_copy):
     config_copy["environments"]["staging"]["state_bucket_location"] = "MOON"
-    single(problems(config_copy), "environments.staging.state_bucket_location", "'MOON' is not a bucket location", "US, EU, ASIA")
+    only(problems(config_copy), "environments.staging.state_bucket_location", "'MOON' is not a bucket location", "US, EU, ASIA")
 
 
 def test_duplicate_service_names(config_copy):
     duplicate = dict(service(config_copy, "meals-service"), url_name="MEALS2_SERVICE_URL")
     config_copy["services"].append(duplicate)
-    single(problems(config_copy), "services[meals-service].name", "duplicate service name", "unique")
+    only(problems(config_copy), "services[meals-service].name", "duplicate service name", "unique")
 
 
 @pytest.mark.parametrize("port", [0, 70000])
 def test_port_out_of_range(config_copy, port):
     service(config_copy, "habits-service")["port"] = port
-    single(problems(config_copy), "services[habits-service].port", str(port), "fix the value")
+    only(problems(config_copy), "services[habits-service].port", str(port), "fix the value")
 
 
 def test_service_reading_undeclared_secret(config_copy):
     service(config_copy, "meals-service")["secrets"]["STRIPE_KEY"] = "STRIPE_KEY"
-    single(
+    only(
         problems(config_copy),
         "services[meals-service].secrets.STRIPE_KEY",
         "'STRIPE_KEY', which is not declared",
@@ -92,7 +72,7 @@ def test_service_reading_undeclared_secret(config_copy):
 
 def test_call_to_unknown_service(config_copy):
     service(config_copy, "users-service")["calls"].append("billing-service")
-    single(problems(config_copy), "services[users-service].calls", "unknown service 'billing-service'", "use one of")
+    only(problems(config_copy), "services[users-service].calls", "unknown service 'billing-service'", "use one of")
 
 
 # --- GitHub topology, CI identities, Workload Identity ---------------------------
@@ -102,14 +82,14 @@ def test_hand_written_workload_identity_condition_is_refused(config_copy):
     """The condition is generated from github:, so an old configuration's
     free-text condition is an error rather than silently ignored."""
     config_copy["environments"]["production"]["workload_identity"]["attribute_condition"] = "true"
-    single(problems(config_copy), "environments.production.workload_identity.attribute_condition", "unknown key")
+    only(problems(config_copy), "environments.production.workload_identity.attribute_condition", "unknown key")
 
 
 def test_old_single_repository_key_is_refused(config_copy):
     config_copy["github"] = {"repository": "Peleke/MindMirror"}
     lines = problems(config_copy)
-    single(lines, "github.repository", "unknown key")
-    single(lines, "github.app_repository", "missing")
+    only(lines, "github.repository", "unknown key")
+    only(lines, "github.app_repository", "missing")
 
 
 @pytest.mark.parametrize(
@@ -124,36 +104,36 @@ def test_old_single_repository_key_is_refused(config_copy):
 )
 def test_bad_github_topology(config_copy, field, value, fix):
     config_copy["github"][field] = value
-    single(problems(config_copy), f"github.{field}", fix)
+    only(problems(config_copy), f"github.{field}", fix)
 
 
 def test_bad_plan_workflow_path(config_copy):
     workflows = config_copy["github"]["plan_workflows"]
     workflows.append("../drift.yml")
-    single(problems(config_copy), f"github.plan_workflows[{len(workflows) - 1}]", ".github/workflows/")
+    only(problems(config_copy), f"github.plan_workflows[{len(workflows) - 1}]", ".github/workflows/")
 
 
 def test_infra_repository_must_not_be_the_app_repository(config_copy):
     config_copy["github"]["infra_repository"] = config_copy["github"]["app_repository"].lower()
-    single(problems(config_copy), "github.infra_repository", "is the application repository")
+    only(problems(config_copy), "github.infra_repository", "is the application repository")
 
 
 @pytest.mark.parametrize("field", ["planner_account_id", "builder_account_id"])
 def test_ci_account_id_over_30_characters(config_copy, field):
     config_copy["environments"]["production"][field] = "github-actions-planner-production"
-    single(problems(config_copy), f"environments.production.{field}", "6-30 lowercase")
+    only(problems(config_copy), f"environments.production.{field}", "6-30 lowercase")
 
 
 def test_ci_identities_need_their_own_accounts(config_copy):
     staging = config_copy["environments"]["staging"]
     staging["builder_account_id"] = staging["deployer_account_id"]
-    single(problems(config_copy), "environments.staging.builder_account_id", "is also the deployer_account_id")
+    only(problems(config_copy), "environments.staging.builder_account_id", "is also the deployer_account_id")
 
 
 def test_environments_may_not_share_a_project(config_copy):
     environments = config_copy["environments"]
     environments["production"]["project_id"] = environments["staging"]["project_id"]
-    single(problems(config_copy), "environments.production.project_id", "also the project of environment 'staging'", "own project")
+    only(problems(config_copy), "environments.production.project_id", "also the project of environment 'staging'", "own project")
 
 
 def test_generated_condition_over_googles_limit_is_refused(config_copy):
@@ -166,29 +146,29 @@ def test_generated_condition_over_googles_limit_is_refused(config_copy):
 
 def test_max_instances_below_min_instances(config_copy):
     service(config_copy, "practices-service")["min_instances"] = 20
-    single(problems(config_copy), "services[practices-service].max_instances", "10 is below min_instances 20")
+    only(problems(config_copy), "services[practices-service].max_instances", "10 is below min_instances 20")
 
 
 @pytest.mark.parametrize("bucket", ["MindMirror_State!", "ab", "google-state", "goog-state", "-state-"])
 def test_invalid_state_bucket_name(config_copy, bucket):
     config_copy["environments"]["production"]["state_bucket"] = bucket
-    single(problems(config_copy), "environments.production.state_bucket", repr(bucket), "3-63 lowercase")
+    only(problems(config_copy), "environments.production.state_bucket", repr(bucket), "3-63 lowercase")
 
 
 def test_invalid_traditions_bucket_name_after_substitution(config_copy):
     config_copy["traditions_bucket"] = "Traditions-{project}-{env}"
     lines = problems(config_copy)
-    single([line for line in lines if "staging" in line], "traditions_bucket", "'Traditions-mindmirror-69-staging'")
+    only([line for line in lines if "staging" in line], "traditions_bucket", "'Traditions-mindmirror-69-staging'")
 
 
 def test_deployer_may_not_be_owner(config_copy):
     config_copy["deployer_project_roles"].append("roles/owner")
-    single(problems(config_copy), "deployer_project_roles", "roles/owner", "specific roles")
+    only(problems(config_copy), "deployer_project_roles", "roles/owner", "specific roles")
 
 
 def test_credential_as_plain_env_value_is_refused(config_copy):
     service(config_copy, "meals-service")["env"]["OPENAI_API_KEY"] = "sk-live-123"
-    single(problems(config_copy), "services[meals-service].env.OPENAI_API_KEY", "credential", "secrets:")
+    only(problems(config_copy), "services[meals-service].env.OPENAI_API_KEY", "credential", "secrets:")
 
 
 def test_unknown_placeholder_names_the_environment(config_copy):
@@ -201,7 +181,7 @@ def test_unknown_placeholder_names_the_environment(config_copy):
 def test_runtime_account_id_too_long(config_copy):
     service(config_copy, "gateway")["name"] = "graphql-gateway-service"
     lines = [line for line in problems(config_copy) if "production" in line]
-    single(lines, "services[graphql-gateway-service].name", "'graphql-gateway-service-production'", "longer than 30", "shorten")
+    only(lines, "services[graphql-gateway-service].name", "'graphql-gateway-service-production'", "longer than 30", "shorten")
 
 
 def test_every_problem_is_reported_at_once(config_copy):
