@@ -48,7 +48,7 @@ MAX_SUBJECT_BYTES = 127
 # Cloud Run CPU limits per instance (whole CPUs; fractions need other settings).
 Cpu = Literal["1", "2", "4", "8"]
 
-# Access of a service's runtime account to the traditions bucket: the
-# predefined Cloud Storage role of the same name.
-TraditionsAccess = Literal["objectViewer", "objectAdmin"]
-TRADITIONS_ROLES = {access: f"roles/storage.{access}" for access in get_args(TraditionsAccess)}
+# Access of a service's runtime account to a data bucket: the predefined
+# Cloud Storage role of the same name.
+BucketAccess = Literal["objectViewer", "objectAdmin"]
+BUCKET_ACCESS_ROLES = {access: f"roles/storage.{access}" for access in get_args(BucketAccess)}

@@ -13,11 +13,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .gcp import MAX_ENV_VARS, STARTUP_PROBE_MAX_SECONDS, Cpu, TraditionsAccess
+from .gcp import MAX_ENV_VARS, STARTUP_PROBE_MAX_SECONDS, BucketAccess, Cpu
 from .patterns import (
     AccountId,
     ApiName,
     BranchName,
+    BucketKey,
     BucketLocation,
     BucketName,
     EnvironmentName,
@@ -100,11 +101,26 @@ class GitHub(Strict):
 
 
 class BucketRetentionPolicy(Strict):
-    """How long replaced objects stay recoverable (state and traditions buckets)."""
+    """How long replaced objects stay recoverable (the state bucket and the data buckets)."""
 
     noncurrent_versions_kept: int = Field(ge=1, le=1000, description="Replaced versions kept per object (1-1000); older ones are deleted.")
     noncurrent_days_kept: int = Field(ge=1, le=3650, description="Days a replaced version is kept (1-3650).")
     soft_delete_retention_days: int = Field(ge=7, le=90, description="Days a deleted object stays restorable (Cloud Storage soft delete: 7-90).")
+
+
+# A bucket's location cannot change in place: an adopted bucket keeps its own.
+BUCKET_LOCATION_DOC = "(a region, or US, EU, ASIA); set it to an adopted bucket's location, as a different one would force its replacement."
+
+
+class DataBucket(Strict):
+    """A Cloud Storage bucket of application data in every environment, made by
+    the admin-applied bootstrap (uniform access, versioned, never force-destroyed);
+    services get access to it with `bucket_access`."""
+
+    name: NonEmpty = Field(
+        description="Name template, {env} and {project} only, e.g. traditions-{project}-{env}; the rendered name must be a valid, globally unique bucket name."
+    )
+    location: BucketLocation | None = Field(default=None, description=f"The bucket's location {BUCKET_LOCATION_DOC} null: the environment's region.")
 
 
 class RegistryCleanup(Strict):
@@ -178,10 +194,10 @@ class Service(Strict):
         default=None,
         description="Absolute HTTP path probed after every deploy (tools/verify_deploy.py), e.g. /healthcheck; null: readiness only.",
     )
-    traditions_access: TraditionsAccess | None = Field(
-        default=None,
-        description="Access of the service's runtime account to the traditions bucket: objectViewer (read) or objectAdmin "
-        "(read and write), granted as roles/storage.<value>; null: none.",
+    bucket_access: dict[BucketKey, BucketAccess] = Field(
+        default={},
+        description="Data bucket key (of data_buckets) -> access of the service's runtime account: objectViewer (read) "
+        "or objectAdmin (read and write), granted on that bucket as roles/storage.<value>.",
     )
     env_groups: list[GroupName] = Field(
         default=[], description="Names of env_groups whose variables the service gets, applied in order, then env (later values win)."
@@ -189,8 +205,8 @@ class Service(Strict):
     env: dict[EnvName, EnvValue] = Field(
         default={},
         max_length=MAX_ENV_VARS,
-        description="Plain, non-secret environment variables (name -> value); values may use {env} {project} {region} "
-        "{traditions} and the environment's vars. Credentials belong in secrets.",
+        description="Plain, non-secret environment variables (name -> value); values may use {env} {project} {region}, "
+        "a data bucket's key (its name) and the environment's vars. Credentials belong in secrets.",
     )
     secrets: dict[EnvName, SecretId] = Field(
         default={},
@@ -256,11 +272,7 @@ class Environment(Strict):
     state_bucket: BucketName = Field(
         description="Cloud Storage bucket holding the OpenTofu state (globally unique name, 3-63 characters, no 'goog' prefix, no 'google')."
     )
-    state_bucket_location: BucketLocation | None = Field(
-        default=None,
-        description="The state bucket's location (a region, or US, EU, ASIA); set it to an adopted bucket's location, "
-        "as a different one would force its replacement. null: region.",
-    )
+    state_bucket_location: BucketLocation | None = Field(default=None, description=f"The state bucket's location {BUCKET_LOCATION_DOC} null: region.")
     deployer_account_id: AccountId = Field(description="Service account id (6-30 characters) of the CI deployer, which applies the app stack.")
     planner_account_id: AccountId = Field(description="Service account id of the CI planner: read-only plans (pull requests, drift).")
     builder_account_id: AccountId = Field(description="Service account id of the CI image builder: pushes images to the registry.")
@@ -274,6 +286,9 @@ class Environment(Strict):
     adopt: list[Annotated[Adoptable, Field(strict=False)]] = Field(
         default=[],
         description="Resources made by hand that already exist and are imported, not created (creating them fails with 409).",
+    )
+    adopt_buckets: list[BucketKey] = Field(
+        default=[], description="Data buckets (keys of data_buckets) that already exist in this environment and are imported."
     )
     adopt_secrets: list[SecretId] = Field(default=[], description="URL secrets (url_name values, service_urls_secret) that already exist and are imported.")
     bootstrap_backend: Literal["local", "gcs"] = Field(
@@ -296,7 +311,7 @@ class Environment(Strict):
     move_to_bootstrap: bool = Field(
         default=False,
         description="true: the environment was applied when the app stack held the runtime accounts, URL secrets and "
-        "traditions bucket; the bootstrap imports them and the app stack forgets them. Set back to false once both stacks are applied.",
+        "data buckets; the bootstrap imports them and the app stack forgets them. Set back to false once both stacks are applied.",
     )
 
 
@@ -312,11 +327,12 @@ class Platform(Strict):
     deployer_permissions: list[Permission] = Field(
         description="Permissions of the deployer's custom role (one per environment), exactly what deploying needs, e.g. run.services.update."
     )
-    bucket_retention: BucketRetentionPolicy = Field(description="Object version retention of the state and traditions buckets.")
+    bucket_retention: BucketRetentionPolicy = Field(description="Object version retention of the state bucket and the data buckets.")
     registry_cleanup: RegistryCleanup = Field(description="Cleanup policies of the image registry.")
-    traditions_bucket: NonEmpty = Field(
-        description="Name template of each environment's traditions bucket, {env} and {project} only, e.g. traditions-{project}-{env}; "
-        "the rendered name must be a valid, globally unique bucket name."
+    data_buckets: dict[BucketKey, DataBucket] = Field(
+        default={},
+        description="Buckets of application data by key, made in every environment; the key is also the {placeholder} "
+        "of the bucket's name in env values and the bucket's `purpose` label.",
     )
     service_urls_secret: NonEmpty = Field(
         description="Id template of the secret holding every service URL as JSON, {env} and {project} only, e.g. service-urls-{env}."

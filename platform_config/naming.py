@@ -29,9 +29,27 @@ def app_state_prefix(environment_name: str) -> str:
     return f"app/{environment_name}"
 
 
-def traditions_bucket_name(platform, environment_name: str) -> str:
-    """The environment's traditions bucket: the `traditions_bucket` template rendered."""
-    return _render_for(platform.traditions_bucket, platform, environment_name)
+def data_bucket_name(platform, environment_name: str, key: str) -> str:
+    """A data bucket's name in the environment: its `name` template rendered."""
+    return _render_for(platform.data_buckets[key].name, platform, environment_name)
+
+
+def data_bucket_names(platform, environment_name: str) -> dict[str, str]:
+    """Every data bucket's name in the environment, by key."""
+    return {key: data_bucket_name(platform, environment_name, key) for key in platform.data_buckets}
+
+
+# Placeholders every env value may use, besides data bucket keys and vars.
+BUILTIN_PLACEHOLDERS = ("env", "project", "region")
+
+
+def placeholder_values(platform, environment_name: str) -> dict[str, str]:
+    """What each `{name}` of an env value stands for in the environment: the
+    built-in names, each data bucket's name by its key, the environment's vars
+    (validation keeps the three sets apart)."""
+    environment = platform.environments[environment_name]
+    builtin = dict(zip(BUILTIN_PLACEHOLDERS, (environment_name, environment.project_id, environment.region), strict=True))
+    return {**builtin, **data_bucket_names(platform, environment_name), **environment.vars}
 
 
 def service_urls_secret_id(platform, environment_name: str) -> str:

@@ -41,6 +41,8 @@ MEMORY = re.compile(r"^[0-9]{1,6}(Mi|Gi)$")
 PROJECT_NUMBER = re.compile(r"^[0-9]{6,20}$")
 REGISTRY_REPOSITORY = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 VAR_NAME = re.compile(r"^[a-z_]{1,64}$")
+# A data bucket's key: its {placeholder}, construct id and `purpose` label.
+BUCKET_KEY = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 PLATFORM_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 API_NAME = re.compile(r"^[a-z0-9.-]+\.googleapis\.com$")
 ROLE_NAME = re.compile(r"^roles/[A-Za-z0-9_.]+$")
@@ -145,6 +147,7 @@ BucketLocation = Annotated[str, AfterValidator(_bucket_location)]
 ProjectNumber = Annotated[str, _Matches(PROJECT_NUMBER, "use the digits of `gcloud projects describe PROJECT --format='value(projectNumber)'`")]
 RegistryRepository = Annotated[str, _Matches(REGISTRY_REPOSITORY, "use lowercase letters, digits and hyphens, starting with a letter")]
 VarName = Annotated[str, _Matches(VAR_NAME, "use lowercase and '_'")]
+BucketKey = Annotated[str, _Matches(BUCKET_KEY, "use up to 31 lowercase letters, digits and '_', starting with a letter (it is also a {placeholder})")]
 PlatformName = Annotated[str, _Matches(PLATFORM_NAME, "use lowercase letters, digits, hyphens")]
 ApiName = Annotated[str, _Matches(API_NAME, "use e.g. run.googleapis.com")]
 RoleName = Annotated[str, _Matches(ROLE_NAME, "use e.g. roles/run.admin")]

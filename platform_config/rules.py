@@ -14,7 +14,7 @@ from .gcp import (
     STARTUP_PROBE_MAX_SECONDS,
 )
 from .model import Environment, Platform, Service
-from .naming import image_tag_variable_name, runtime_account_id, service_urls_secret_id, traditions_bucket_name
+from .naming import BUILTIN_PLACEHOLDERS, data_bucket_name, image_tag_variable_name, runtime_account_id, service_urls_secret_id
 from .patterns import ACCOUNT_ID, CREDENTIAL_NAME, SECRET_ID, bucket_name_problem
 from .templates import TemplateError, placeholders
 from .workload_identity import attribute_condition, attribute_mapping
@@ -23,14 +23,13 @@ Problem = tuple[tuple[str | int, ...], str]
 
 # Roles that would make the CI deployer a project owner in all but name.
 FORBIDDEN_DEPLOYER_ROLES = frozenset({"roles/owner", "roles/editor"})
-# Construct ids of the app and bootstrap stacks a service's id would clash
-# with: both create a service's constructs under its own name.
-RESERVED_SERVICE_NAMES = frozenset(
-    {"project", "traditions", "registry-check", "runtime-identities-check", "apis", "registry", "state-bucket", "deployer", "planner", "builder", "github"}
+# Construct ids of the app and bootstrap stacks a service's or a data
+# bucket's id would clash with: both sit directly in a stack, under their name.
+RESERVED_CONSTRUCT_IDS = frozenset(
+    {"project", "registry-check", "runtime-identities-check", "apis", "registry", "state-bucket", "deployer", "planner", "builder", "github"}
 )
 RESERVED_SERVICE_PREFIXES = ("image-check-", "url-secret-")
 
-BUILTIN_PLACEHOLDERS = frozenset({"env", "project", "region", "traditions"})
 NAME_PLACEHOLDERS = frozenset({"env", "project"})
 
 
@@ -46,27 +45,31 @@ def cross_check(platform: Platform) -> list[Problem]:
     problems += image_tag_variables_distinct(platform)
     problems += deployer_roles_narrow(platform)
     problems += lists_without_duplicates(platform)
+    problems += data_bucket_keys_apart(platform)
 
     template_problems = name_templates_valid(platform)
     problems += template_problems
     for env_name, environment in platform.environments.items():
         for index, service in enumerate(platform.services):
-            problems += placeholders_defined(env_name, environment, ("services", index, "env"), service.env)
+            problems += placeholders_defined(platform, env_name, environment, ("services", index, "env"), service.env)
             problems += runtime_account_id_fits(index, service, env_name)
         for group, values in platform.env_groups.items():
-            problems += placeholders_defined(env_name, environment, ("env_groups", group), values)
+            problems += placeholders_defined(platform, env_name, environment, ("env_groups", group), values)
+        problems += vars_apart_from_other_placeholders(platform, env_name, environment)
         # Names rendered from a broken template would only repeat its problem.
         if not template_problems:
-            problems += traditions_bucket_valid(platform, env_name)
+            problems += data_bucket_names_valid(platform, env_name)
             problems += created_secrets_valid(platform, env_name, environment)
-    problems += bucket_names_unique(platform, with_traditions=not template_problems)
+    problems += bucket_names_unique(platform, with_data_buckets=not template_problems)
 
     problems += repositories_apart(platform)
     for env_name, environment in platform.environments.items():
         problems += project_not_shared(platform, env_name, environment)
         problems += ci_accounts_distinct(env_name, environment)
         problems += workload_identity_within_google_limits(platform, env_name)
+    problems += deploy_branches_apart(platform)
     problems += adopted_services_configured(platform)
+    problems += adopted_buckets_configured(platform)
     problems += invoker_check_off_only_when_public(platform)
     return problems
 
@@ -109,7 +112,7 @@ def service_name_unique(platform: Platform, index: int, service: Service) -> lis
 
 
 def service_name_not_reserved(platform: Platform, index: int, service: Service) -> list[Problem]:
-    if service.name in RESERVED_SERVICE_NAMES or service.name.startswith(RESERVED_SERVICE_PREFIXES):
+    if service.name in RESERVED_CONSTRUCT_IDS or service.name.startswith(RESERVED_SERVICE_PREFIXES):
         return [(("services", index, "name"), f"{service.name!r} is a name the stacks use for something else; rename the service")]
     return []
 
@@ -143,6 +146,17 @@ def secrets_declared(platform: Platform, index: int, service: Service) -> list[P
         if secret not in platform.operator_secrets:
             problems.append((at, f"reads secret {secret!r}, which is not declared; add it to operator_secrets or fix the name"))
     return problems
+
+
+def bucket_access_to_configured_buckets(platform: Platform, index: int, service: Service) -> list[Problem]:
+    return [
+        (
+            ("services", index, "bucket_access", key),
+            f"{echo(key)} is not a data bucket; use one of data_buckets ({', '.join(platform.data_buckets) or 'none configured'})",
+        )
+        for key in service.bucket_access
+        if key not in platform.data_buckets
+    ]
 
 
 def calls_listed_once(platform: Platform, index: int, service: Service) -> list[Problem]:
@@ -260,6 +274,7 @@ SERVICE_RULES = (
     url_name_not_reserved,
     url_name_not_an_operator_secret,
     secrets_declared,
+    bucket_access_to_configured_buckets,
     calls_listed_once,
     calls_reach_urls,
     env_groups_listed_once,
@@ -332,10 +347,24 @@ def lists_without_duplicates(platform: Platform) -> list[Problem]:
     return problems
 
 
+def data_bucket_keys_apart(platform: Platform) -> list[Problem]:
+    """A data bucket's key is a placeholder and a construct id: apart from the
+    built-in placeholders, the stacks' own construct ids and the services."""
+    problems: list[Problem] = []
+    services = {s.name for s in platform.services}
+    for key in platform.data_buckets:
+        if key in BUILTIN_PLACEHOLDERS:
+            problems.append((("data_buckets", key), f"{key!r} is a built-in placeholder ({', '.join(BUILTIN_PLACEHOLDERS)}); use another key"))
+        elif key in RESERVED_CONSTRUCT_IDS or key in services:
+            problems.append((("data_buckets", key), f"{key!r} is a name the stacks use for something else (or a service's); use another key"))
+    return problems
+
+
 def name_templates_valid(platform: Platform) -> list[Problem]:
     """The bucket and secret name templates: well-formed, {env} and {project} only."""
     problems: list[Problem] = []
-    templates = {("traditions_bucket",): platform.traditions_bucket, ("service_urls_secret",): platform.service_urls_secret}
+    templates: dict[tuple[str | int, ...], str] = {("data_buckets", key, "name"): bucket.name for key, bucket in platform.data_buckets.items()}
+    templates[("service_urls_secret",)] = platform.service_urls_secret
     for at, template in templates.items():
         try:
             unknown = placeholders(template) - NAME_PLACEHOLDERS
@@ -350,9 +379,9 @@ def name_templates_valid(platform: Platform) -> list[Problem]:
 # --- per environment ------------------------------------------------------------
 
 
-def placeholders_defined(env_name: str, environment: Environment, at: tuple[str | int, ...], values: dict[str, str]) -> list[Problem]:
-    """Every placeholder of these values is built in or one of the environment's vars."""
-    known = BUILTIN_PLACEHOLDERS | set(environment.vars)
+def placeholders_defined(platform: Platform, env_name: str, environment: Environment, at: tuple[str | int, ...], values: dict[str, str]) -> list[Problem]:
+    """Every placeholder of these values is built in, a data bucket's key or one of the environment's vars."""
+    known = {*BUILTIN_PLACEHOLDERS, *platform.data_buckets, *environment.vars}
     problems: list[Problem] = []
     for name, value in values.items():
         missing = _unknown_placeholders(value, known)
@@ -368,20 +397,34 @@ def runtime_account_id_fits(index: int, service: Service, env_name: str) -> list
     return []
 
 
-def traditions_bucket_valid(platform: Platform, env_name: str) -> list[Problem]:
-    problem = bucket_name_problem(traditions_bucket_name(platform, env_name))
-    return [(("traditions_bucket",), f"in environment {env_name!r}: {problem}")] if problem else []
+def vars_apart_from_other_placeholders(platform: Platform, env_name: str, environment: Environment) -> list[Problem]:
+    """A var named like a built-in placeholder or a data bucket would silently replace it."""
+    return [
+        (("environments", env_name, "vars", name), f"{name!r} is already a placeholder (built in or a data bucket's key); rename the var")
+        for name in environment.vars
+        if name in BUILTIN_PLACEHOLDERS or name in platform.data_buckets
+    ]
 
 
-def bucket_names_unique(platform: Platform, *, with_traditions: bool) -> list[Problem]:
-    """Bucket names are global: no two environments may share one."""
+def data_bucket_names_valid(platform: Platform, env_name: str) -> list[Problem]:
+    problems: list[Problem] = []
+    for key in platform.data_buckets:
+        problem = bucket_name_problem(data_bucket_name(platform, env_name, key))
+        if problem:
+            problems.append((("data_buckets", key, "name"), f"in environment {env_name!r}: {problem}"))
+    return problems
+
+
+def bucket_names_unique(platform: Platform, *, with_data_buckets: bool) -> list[Problem]:
+    """Bucket names are global: no two buckets, in any environments, may share one."""
     buckets: dict[str, list[tuple[tuple[str | int, ...], str]]] = {}
     for env_name, environment in platform.environments.items():
         buckets.setdefault(environment.state_bucket, []).append((("environments", env_name, "state_bucket"), f"state bucket of {env_name!r}"))
-    for env_name in platform.environments if with_traditions else ():
-        traditions = traditions_bucket_name(platform, env_name)
-        if not bucket_name_problem(traditions):
-            buckets.setdefault(traditions, []).append((("traditions_bucket",), f"traditions bucket of {env_name!r}"))
+    for env_name in platform.environments if with_data_buckets else ():
+        for key in platform.data_buckets:
+            name = data_bucket_name(platform, env_name, key)
+            if not bucket_name_problem(name):
+                buckets.setdefault(name, []).append((("data_buckets", key, "name"), f"{key} bucket of {env_name!r}"))
     return [
         (at, f"{use} is {name!r}, also the {users[0][1]}; bucket names are global, make it unique") for name, users in buckets.items() for at, use in users[1:]
     ]
@@ -495,6 +538,35 @@ def adopted_services_configured(platform: Platform) -> list[Problem]:
             for name in getattr(environment, field):
                 if name not in names:
                     problems.append((("environments", env_name, field), f"{name!r} is not a configured service; use one of: {', '.join(sorted(names))}"))
+    return problems
+
+
+def adopted_buckets_configured(platform: Platform) -> list[Problem]:
+    problems: list[Problem] = []
+    for env_name, environment in platform.environments.items():
+        at = ("environments", env_name, "adopt_buckets")
+        problems += [(at, f"lists {key!r} more than once; keep one") for key in _duplicates(environment.adopt_buckets)]
+        problems += [
+            (at, f"{key!r} is not a data bucket; use one of data_buckets ({', '.join(platform.data_buckets) or 'none configured'})")
+            for key in dict.fromkeys(environment.adopt_buckets)
+            if key not in platform.data_buckets
+        ]
+    return problems
+
+
+def deploy_branches_apart(platform: Platform) -> list[Problem]:
+    """The deploy derives the environment from the caller's branch: one environment per branch."""
+    first: dict[str, str] = {}
+    problems: list[Problem] = []
+    for env_name, environment in platform.environments.items():
+        owner = first.setdefault(environment.deploy_branch, env_name)
+        if owner != env_name:
+            problems.append(
+                (
+                    ("environments", env_name, "deploy_branch"),
+                    f"{environment.deploy_branch!r} is also the deploy branch of {owner!r}; a branch deploys one environment, give each its own",
+                )
+            )
     return problems
 
 

@@ -29,8 +29,8 @@ from platform_config import load_platform
 from platform_config.naming import (
     app_stack_name,
     bootstrap_stack_name,
+    data_bucket_names,
     service_account_email,
-    traditions_bucket_name,
     workload_identity_provider_name,
 )
 
@@ -207,7 +207,7 @@ class Rehearsal:
         self.gcs.reset()
         self.google.fake.reset()
         self.google.fake.provision(self.platform, scenario.environment)
-        buckets = [traditions_bucket_name(self.platform, scenario.environment)]
+        buckets = list(data_bucket_names(self.platform, scenario.environment).values())
         if not scenario.missing_state_bucket:
             buckets.append(environment.state_bucket)
         for name in buckets:

@@ -2,7 +2,7 @@
 services, the gateway, their invoker bindings, and the current value of the
 secrets that publish the services' URLs. Whatever needs admin rights (the
 services' identities and their grants, the URL secrets themselves, the
-traditions bucket) is the bootstrap stack's, named here, never referenced.
+data buckets) is the bootstrap stack's, named here, never referenced.
 
 State lives in the environment's state bucket, named from configuration: a
 reference to the local-backend bootstrap stack would become a remote-state
@@ -39,10 +39,10 @@ from platform_config.naming import (
     ROLLOUT_OUTPUT,
     ROLLOUT_VARIABLE,
     bootstrap_stack_name,
+    placeholder_values,
     service_account_email,
     service_url,
     service_urls_secret_id,
-    traditions_bucket_name,
 )
 from platform_config.templates import render
 
@@ -99,8 +99,7 @@ class AppStack(TerraformStack):
         platform, env_name, environment = self.platform, self.env_name, self.environment
         project, region = environment.project_id, environment.region
         labels = environment_labels(platform, env_name)
-        traditions_name = traditions_bucket_name(platform, env_name)
-        placeholders = {"env": env_name, "project": project, "region": region, "traditions": traditions_name, **environment.vars}
+        placeholders = placeholder_values(platform, env_name)
         services: dict[str, CloudRunService] = {}
         for service in platform.services:
             # Deterministic URLs instead of resource references: services call

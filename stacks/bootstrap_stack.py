@@ -19,8 +19,8 @@ from constructs_lib.project_services import ProjectServices
 from constructs_lib.published_secret import WRITER_ROLES, PublishedSecret
 from constructs_lib.runtime_identity import RuntimeIdentity
 from platform_config import Adoptable, Platform, custom_role_id, runtime_account_id, url_secret_ids
-from platform_config.gcp import TRADITIONS_ROLES
-from platform_config.naming import BOOTSTRAP_STATE_PREFIX, LOCAL_STATE_FILE, traditions_bucket_name
+from platform_config.gcp import BUCKET_ACCESS_ROLES
+from platform_config.naming import BOOTSTRAP_STATE_PREFIX, LOCAL_STATE_FILE, data_bucket_name
 from platform_config.workload_identity import attribute_condition, attribute_mapping
 
 from .environment import environment_labels, google_provider
@@ -148,12 +148,12 @@ class BootstrapStack(TerraformStack):
     def _admin_owned_app_resources(self, deployer: CiDeployer, planner: CiIdentity) -> list[Construct]:
         """Runtime identities with their secret access and the deployer's
         actAs on each, the URL secrets with the deployer's per-secret rights
-        (and the planner's read), the traditions bucket and its grants. The
-        app stack names them."""
+        (and the planner's read), the data buckets and the services' access
+        to them. The app stack names them."""
         identities = self._runtime_identities(deployer)
-        traditions = self._traditions_bucket(identities)
+        buckets = self._data_buckets(identities)
         secrets = self._url_secrets(deployer, planner)
-        return [*identities.values(), traditions, *secrets]
+        return [*identities.values(), *buckets, *secrets]
 
     def _runtime_identities(self, deployer: CiDeployer) -> dict[str, RuntimeIdentity]:
         environment = self.environment
@@ -173,22 +173,27 @@ class BootstrapStack(TerraformStack):
             for service in self.platform.services
         }
 
-    def _traditions_bucket(self, identities: dict[str, RuntimeIdentity]) -> HardenedBucket:
+    def _data_buckets(self, identities: dict[str, RuntimeIdentity]) -> list[HardenedBucket]:
         platform, environment = self.platform, self.environment
-        traditions = HardenedBucket(
-            self,
-            "traditions",
-            project=environment.project_id,
-            name=traditions_bucket_name(platform, self.env_name),
-            location=environment.region,
-            retention=platform.bucket_retention,
-            labels={**self.labels, "purpose": "traditions"},
-            exists=environment.move_to_bootstrap,
-        )
-        for service in platform.services:
-            if service.traditions_access:
-                traditions.grant(f"{service.name}-traditions-access", role=TRADITIONS_ROLES[service.traditions_access], member=identities[service.name].member)
-        return traditions
+        buckets = []
+        for key, configured in platform.data_buckets.items():
+            bucket = HardenedBucket(
+                self,
+                # The key is the construct id, as in layout 1 (traditions), so a moved bucket keeps its address.
+                key,
+                project=environment.project_id,
+                name=data_bucket_name(platform, self.env_name, key),
+                location=configured.location or environment.region,
+                retention=platform.bucket_retention,
+                labels={**self.labels, "purpose": key},
+                exists=environment.move_to_bootstrap or key in environment.adopt_buckets,
+            )
+            for service in platform.services:
+                if key in service.bucket_access:
+                    role = BUCKET_ACCESS_ROLES[service.bucket_access[key]]
+                    bucket.grant(f"{service.name}-{key}-access", role=role, member=identities[service.name].member)
+            buckets.append(bucket)
+        return buckets
 
     def _url_secrets(self, deployer: CiDeployer, planner: CiIdentity) -> list[PublishedSecret]:
         platform, environment = self.platform, self.environment

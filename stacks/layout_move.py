@@ -1,8 +1,9 @@
 """Moving what the app stack used to hold into the admin-applied bootstrap
 stack, without destroying anything (README, "Moving resources between stacks").
 
-Until the runtime accounts, their grants, the URL secrets and the traditions
-bucket moved to the bootstrap stack (layout 1), the app stack created them.
+Until the runtime accounts, their grants, the URL secrets and the data
+buckets (MindMirror's traditions bucket) moved to the bootstrap stack
+(layout 1), the app stack created them.
 An environment applied with layout 1 sets `move_to_bootstrap: true`: the
 bootstrap imports what would otherwise fail with 409, and the app stack
 forgets its old addresses with `removed` blocks (`destroy = false`).
@@ -27,8 +28,9 @@ def layout_1_moved_paths(platform: Platform) -> list[tuple[str, list[str]]]:
         moved.append(("google_service_account", [service.name, "identity"]))
         moved.append(("google_service_account_iam_member", [service.name, "deployer-acts-as"]))
         moved += [("google_secret_manager_secret_iam_member", [service.name, f"reads-{s}"]) for s in sorted(set(service.secrets.values()))]
-    moved.append(("google_storage_bucket", ["traditions", "bucket"]))
-    moved += [("google_storage_bucket_iam_member", ["traditions", f"{s.name}-traditions-access"]) for s in platform.services if s.traditions_access]
+    for key in platform.data_buckets:
+        moved.append(("google_storage_bucket", [key, "bucket"]))
+        moved += [("google_storage_bucket_iam_member", [key, f"{s.name}-{key}-access"]) for s in platform.services if key in s.bucket_access]
     for secret in [f"url-secret-{s.url_name}" for s in platform.services if s.url_name] + ["url-secret-all"]:
         moved.append(("google_secret_manager_secret", [secret, "secret"]))
         moved.append(("google_secret_manager_secret_iam_member", [secret, "reader-0"]))

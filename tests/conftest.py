@@ -127,14 +127,18 @@ def choices(synthesize_variant) -> dict[str, dict]:
     """One synthesis with every per-service and adoption choice switched on
     somewhere: production adopts agent-service (and journal-service's
     account), users-service has not been applied yet, the gateway is public
-    without an allUsers binding, meals-service keeps its CPU, and staging
-    moves its layout-1 resources to the bootstrap."""
+    without an allUsers binding, meals-service keeps its CPU, production
+    adopts its data buckets, kept in the US multi-region, and staging moves
+    its layout-1 resources to the bootstrap."""
 
     def change(config):
         production = config["environments"]["production"]
         production["adopt_services"] = ["agent-service"]
         production["adopt_runtime_accounts"] = ["journal-service"]
         production["first_apply_services"] = ["users-service"]
+        production["adopt_buckets"] = list(config["data_buckets"])
+        for bucket in config["data_buckets"].values():
+            bucket["location"] = "US"
         next(s for s in config["services"] if s["name"] == "gateway")["invoker_iam_disabled"] = True
         next(s for s in config["services"] if s["name"] == "meals-service")["cpu_idle"] = False
         config["environments"]["staging"]["move_to_bootstrap"] = True

@@ -27,13 +27,15 @@ from platform_config.gcp import RESERVED_ENV_NAMES
 from platform_config.loader import MAX_CONFIG_BYTES, MAX_PROBLEMS, _SafeLoader
 from platform_config.model import Platform
 from platform_config.naming import (
+    BUILTIN_PLACEHOLDERS,
+    data_bucket_names,
     image_tag_variable_name,
+    placeholder_values,
     runtime_account_id,
     service_urls_secret_id,
-    traditions_bucket_name,
 )
-from platform_config.patterns import ACCOUNT_ID, SECRET_ID, SERVICE_NAME, bucket_name_problem
-from platform_config.rules import RESERVED_SERVICE_NAMES, RESERVED_SERVICE_PREFIXES
+from platform_config.patterns import ACCOUNT_ID, BUCKET_KEY, SECRET_ID, SERVICE_NAME, bucket_name_problem
+from platform_config.rules import RESERVED_CONSTRUCT_IDS, RESERVED_SERVICE_PREFIXES
 from platform_config.templates import TemplateError, placeholders, render
 
 from .config_problems import SOURCE, only, problems, service
@@ -188,7 +190,7 @@ FORMAT_SPECS = [
 @pytest.mark.parametrize(
     "where, place",
     [
-        ("traditions_bucket", "traditions_bucket"),
+        ("data bucket name", "data_buckets.test_only_bucket.name"),
         ("service_urls_secret", "service_urls_secret"),
         ("service env", "services[meals-service].env.OFF_USER_AGENT"),
         ("env group", "env_groups.shared.LOG_LEVEL"),
@@ -200,6 +202,8 @@ def test_format_specs_are_refused_once_where_written(config_copy, spec, where, p
         service(config_copy, "meals-service")["env"]["OFF_USER_AGENT"] = value
     elif where == "env group":
         config_copy["env_groups"]["shared"]["LOG_LEVEL"] = value
+    elif where == "data bucket name":
+        config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": value}
     else:
         config_copy[where] = value
     lines = problems(config_copy)
@@ -261,7 +265,7 @@ def test_duplicate_list_entries_are_refused(config_copy, field):
     only(problems(config_copy), field, "more than once; keep one")
 
 
-@pytest.mark.parametrize("name", sorted(RESERVED_SERVICE_NAMES) + [prefix + "mesh" for prefix in RESERVED_SERVICE_PREFIXES])
+@pytest.mark.parametrize("name", sorted(RESERVED_CONSTRUCT_IDS) + [prefix + "mesh" for prefix in RESERVED_SERVICE_PREFIXES])
 def test_service_names_that_clash_with_app_stack_constructs(config_copy, name):
     service(config_copy, "gateway")["name"] = name
     # A long reserved name is also too long for a runtime account id: that is another line.
@@ -269,9 +273,10 @@ def test_service_names_that_clash_with_app_stack_constructs(config_copy, name):
     only(clashes, f"services[{name}].name", "rename the service")
 
 
-def test_reserved_service_names_are_the_app_stacks_other_construct_ids(stacks, platform):
-    """The list in the model follows the stacks: every top-level construct of
-    an app or bootstrap stack that is not a service could clash with a service name."""
+def test_reserved_construct_ids_are_the_stacks_other_construct_ids(stacks, platform):
+    """The list in the rules follows the stacks: every top-level construct of
+    an app or bootstrap stack that is neither a service nor a data bucket
+    could clash with a service name or a data bucket key."""
     for stack in stacks.values():
         top_level = {
             body["//"]["metadata"]["path"].split("/")[1]
@@ -279,10 +284,19 @@ def test_reserved_service_names_are_the_app_stacks_other_construct_ids(stacks, p
             for items in blocks.values()
             for body in items.values()
         }
-        others = top_level - {s.name for s in platform.services}
+        others = top_level - {s.name for s in platform.services} - set(platform.data_buckets)
         for construct_id in others:
-            if SERVICE_NAME.fullmatch(construct_id):
-                assert construct_id in RESERVED_SERVICE_NAMES or construct_id.startswith(RESERVED_SERVICE_PREFIXES), construct_id
+            if SERVICE_NAME.fullmatch(construct_id) or BUCKET_KEY.fullmatch(construct_id):
+                assert construct_id in RESERVED_CONSTRUCT_IDS or construct_id.startswith(RESERVED_SERVICE_PREFIXES), construct_id
+
+
+@pytest.mark.parametrize("key", sorted(k for k in RESERVED_CONSTRUCT_IDS if BUCKET_KEY.fullmatch(k)) + ["a_service", *BUILTIN_PLACEHOLDERS])
+def test_data_bucket_keys_that_clash_are_refused(config_copy, key):
+    """A key is a construct id of the bootstrap stack and a placeholder."""
+    if key == "a_service":
+        key = service(config_copy, "gateway")["name"] = "testonly"
+    config_copy.setdefault("data_buckets", {})[key] = {"name": f"{key}-{{project}}-{{env}}"}
+    only(problems(config_copy), f"data_buckets.{key}", "use another key")
 
 
 def test_images_sharing_a_tag_variable_are_refused(config_copy):
@@ -399,19 +413,76 @@ def test_same_state_bucket_in_two_environments(config_copy):
     only(problems(config_copy), "environments.production.state_bucket", "also the state bucket of 'staging'", "global")
 
 
-def test_same_traditions_bucket_in_two_environments(config_copy):
-    config_copy["traditions_bucket"] = "mindmirror-traditions"
+def test_same_data_bucket_in_two_environments(config_copy):
+    config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": "one-test-only-bucket"}
     first, *others = config_copy["environments"]
-    clashes = [line for line in problems(config_copy) if f"also the traditions bucket of '{first}'" in line]
-    assert len(clashes) == len(others) and all(line.startswith(f"{SOURCE}: traditions_bucket: ") for line in clashes)
+    clashes = [line for line in problems(config_copy) if f"also the test_only_bucket bucket of '{first}'" in line]
+    assert len(clashes) == len(others) and all(line.startswith(f"{SOURCE}: data_buckets.test_only_bucket.name: ") for line in clashes)
 
 
-def test_traditions_bucket_equal_to_a_state_bucket(config_copy):
-    config_copy["traditions_bucket"] = "{project}-state"
+def test_two_data_buckets_of_one_name(config_copy):
+    buckets = config_copy.setdefault("data_buckets", {})
+    buckets["test_only_bucket"] = buckets["test_only_other"] = {"name": "test-only-{project}-{env}"}
+    clashes = [line for line in problems(config_copy) if "also the test_only_bucket bucket of" in line]
+    assert len(clashes) == len(config_copy["environments"]) and all(line.startswith(f"{SOURCE}: data_buckets.test_only_other.name: ") for line in clashes)
+
+
+def test_data_bucket_equal_to_a_state_bucket(config_copy):
+    config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": "{project}-state"}
     for env in config_copy["environments"].values():
         env["state_bucket"] = f"{env['project_id']}-state"
     clashes = [line for line in problems(config_copy) if "also the state bucket of" in line]
     assert len(clashes) == len(config_copy["environments"])
+
+
+def test_data_bucket_template_takes_env_and_project_only(config_copy):
+    config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": "test-only-{region}"}
+    only(problems(config_copy), "data_buckets.test_only_bucket.name", "unknown placeholder(s) ['region']")
+
+
+def test_access_to_an_unknown_data_bucket(config_copy):
+    service(config_copy, "gateway")["bucket_access"] = {"test_only_bucket": "objectViewer"}
+    only(problems(config_copy), "services[gateway].bucket_access.test_only_bucket", "not a data bucket", "data_buckets")
+
+
+@pytest.mark.parametrize("access", ["admin", "roles/storage.admin", "legacyBucketOwner"])
+def test_bucket_access_is_read_or_read_write_only(config_copy, access):
+    config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": "test-only-{project}-{env}"}
+    service(config_copy, "gateway")["bucket_access"] = {"test_only_bucket": access}
+    only(problems(config_copy), "services[gateway].bucket_access.test_only_bucket", "objectViewer")
+
+
+def test_adopted_bucket_must_be_configured(config_copy):
+    env_name = next(iter(config_copy["environments"]))
+    config_copy["environments"][env_name]["adopt_buckets"] = ["test_only_bucket", "test_only_bucket"]
+    at = f"{SOURCE}: environments.{env_name}.adopt_buckets: "
+    lines = sorted(line.removeprefix(at) for line in problems(config_copy) if line.startswith(at))
+    assert len(lines) == 2 and "'test_only_bucket' is not a data bucket" in lines[0] and "more than once" in lines[1], lines
+
+
+def test_env_value_may_name_a_data_bucket(config_copy):
+    config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": "test-only-{project}-{env}"}
+    service(config_copy, "gateway")["env"]["TEST_ONLY_BUCKET"] = "{test_only_bucket}"
+    platform = parse_platform(config_copy, source=SOURCE)
+    for env_name, environment in platform.environments.items():
+        assert render("{test_only_bucket}", placeholder_values(platform, env_name)) == f"test-only-{environment.project_id}-{env_name}"
+
+
+@pytest.mark.parametrize("name", ["test_only_bucket", *BUILTIN_PLACEHOLDERS])
+def test_vars_do_not_replace_other_placeholders(config_copy, name):
+    config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": "test-only-{project}-{env}"}
+    env_name = next(iter(config_copy["environments"]))
+    config_copy["environments"][env_name].setdefault("vars", {})[name] = "x"
+    only(problems(config_copy), f"environments.{env_name}.vars.{name}", "already a placeholder")
+
+
+def test_two_environments_deploy_from_one_branch(config_copy):
+    environments = config_copy["environments"]
+    if len(environments) < 2:
+        pytest.skip("one environment configured")
+    (_, first), (second_name, second), *_ = environments.items()
+    second["deploy_branch"] = first["deploy_branch"]
+    only(problems(config_copy), f"environments.{second_name}.deploy_branch", "also the deploy branch of", "give each its own")
 
 
 def test_adopted_secret_must_be_one_this_project_creates(config_copy):
@@ -706,19 +777,14 @@ def assert_stack_invariants(platform: Platform) -> None:
     assert len({image_tag_variable_name(s.image) for s in platform.services}) == len({s.image for s in platform.services})
     buckets = []
     for env_name, environment in platform.environments.items():
-        values = {
-            "env": env_name,
-            "project": environment.project_id,
-            "region": environment.region,
-            "traditions": traditions_bucket_name(platform, env_name),
-            **environment.vars,
-        }
-        assert bucket_name_problem(values["traditions"]) is None
-        buckets += [values["traditions"], environment.state_bucket]
+        values = placeholder_values(platform, env_name)
+        data_buckets = list(data_bucket_names(platform, env_name).values())
+        assert all(bucket_name_problem(name) is None for name in data_buckets)
+        buckets += [*data_buckets, environment.state_bucket]
         urls_secret = service_urls_secret_id(platform, env_name)
         assert SECRET_ID.fullmatch(urls_secret) and urls_secret not in set(platform.operator_secrets) | set(url_names)
         for configured in platform.services:
-            assert type(configured.port) is int and configured.name not in RESERVED_SERVICE_NAMES
+            assert type(configured.port) is int and configured.name not in RESERVED_CONSTRUCT_IDS
             assert ACCOUNT_ID.fullmatch(runtime_account_id(configured.name, env_name))
             env = {k: v for g in configured.env_groups for k, v in platform.env_groups[g].items()} | dict(configured.env)
             rendered = {k: render(v, values) for k, v in env.items()}

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from platform_config.naming import data_bucket_name, data_bucket_names
 from platform_config.workload_identity import attribute_condition, attribute_mapping
 from tools.synth_diff import FORCES_REPLACEMENT
 
@@ -326,14 +327,31 @@ def test_adopted_url_secrets_are_imported(stack, environment):
     assert imported == {s: f"projects/{environment.project_id}/secrets/{s}" for s in environment.adopt_secrets}
 
 
-def test_traditions_bucket_and_its_grants(stack, environment, env_name, platform):
-    bucket = bucket_named(stack, f"traditions-{environment.project_id}-{env_name}")
-    assert bucket["uniform_bucket_level_access"] is True and bucket["force_destroy"] is False
-    assert bucket["public_access_prevention"] == "enforced" and bucket["lifecycle"]["prevent_destroy"] is True
-    address = address_of(stack, "google_storage_bucket", lambda b: b["name"] == bucket["name"])
-    grants = {g["member"]: g["role"] for g in resources(stack, "google_storage_bucket_iam_member").values() if address in references(g)}
+def test_data_buckets_and_the_services_access(stack, environment, env_name, platform):
+    """Each configured data bucket is hardened like the state bucket, and
+    exactly the services with bucket_access to it get their role on it."""
     accounts = runtime_accounts(stack, env_name, platform)
-    assert grants == {f"serviceAccount:${{{accounts[s.name]}.email}}": f"roles/storage.{s.traditions_access}" for s in platform.services if s.traditions_access}
+    all_grants = resources(stack, "google_storage_bucket_iam_member").values()
+    for key, configured in platform.data_buckets.items():
+        bucket = bucket_named(stack, data_bucket_name(platform, env_name, key))
+        assert bucket["uniform_bucket_level_access"] is True and bucket["force_destroy"] is False
+        assert bucket["public_access_prevention"] == "enforced" and bucket["lifecycle"]["prevent_destroy"] is True
+        assert bucket["versioning"] == {"enabled": True} and bucket["labels"]["purpose"] == key
+        assert bucket["location"] == (configured.location or environment.region).upper()
+        address = address_of(stack, "google_storage_bucket", lambda b, name=bucket["name"]: b["name"] == name)
+        grants = {g["member"]: g["role"] for g in all_grants if address in references(g)}
+        assert grants == {
+            f"serviceAccount:${{{accounts[s.name]}.email}}": f"roles/storage.{s.bucket_access[key]}" for s in platform.services if key in s.bucket_access
+        }
+
+
+def test_adopted_data_buckets_are_imported_where_they_are(choices, platform):
+    production = choices["bootstrap-production"]
+    project = platform.environments["production"].project_id
+    imported = {e["id"] for e in production["import"] if e["to"].startswith("google_storage_bucket.")}
+    names = data_bucket_names(platform, "production").values()
+    assert imported == {f"{project}/{name}" for name in names}
+    assert {bucket_named(production, name)["location"] for name in names} <= {"US"}
 
 
 def test_existing_runtime_accounts_and_a_moved_layout_are_imported(choices, platform):
@@ -341,11 +359,12 @@ def test_existing_runtime_accounts_and_a_moved_layout_are_imported(choices, plat
     account_imports = {e["id"] for e in production["import"] if e["to"].startswith("google_service_account.")}
     assert "projects/mindmirror-prod/serviceAccounts/journal-service-production@mindmirror-prod.iam.gserviceaccount.com" in account_imports
     assert not any("agent-service-production" in i for i in account_imports)
-    # staging moves layout 1: every account, URL secret and the traditions bucket is imported.
+    # staging moves layout 1: every account, URL secret and data bucket is imported.
     staging = choices["bootstrap-staging"]
     imported = {e["id"] for e in staging["import"]}
     for service in platform.services:
         assert f"projects/mindmirror-69/serviceAccounts/{service.name}-staging@mindmirror-69.iam.gserviceaccount.com" in imported
         if service.url_name:
             assert f"projects/mindmirror-69/secrets/{service.url_name}" in imported
-    assert {"projects/mindmirror-69/secrets/service-urls-staging", "mindmirror-69/traditions-mindmirror-69-staging"} <= imported
+    assert "projects/mindmirror-69/secrets/service-urls-staging" in imported
+    assert {f"mindmirror-69/{name}" for name in data_bucket_names(platform, "staging").values()} <= imported

@@ -155,10 +155,12 @@ def test_invalid_state_bucket_name(config_copy, bucket):
     only(problems(config_copy), "environments.production.state_bucket", repr(bucket), "3-63 lowercase")
 
 
-def test_invalid_traditions_bucket_name_after_substitution(config_copy):
-    config_copy["traditions_bucket"] = "Traditions-{project}-{env}"
+def test_invalid_data_bucket_name_after_substitution(config_copy, platform):
+    config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": "Test-Only-{project}-{env}"}
     lines = problems(config_copy)
-    only([line for line in lines if "staging" in line], "traditions_bucket", "'Traditions-mindmirror-69-staging'")
+    for env_name, environment in platform.environments.items():
+        rendered = f"'Test-Only-{environment.project_id}-{env_name}'"
+        only([line for line in lines if f"environment {env_name!r}" in line], "data_buckets.test_only_bucket.name", rendered, "3-63 lowercase")
 
 
 def test_deployer_may_not_be_owner(config_copy):
@@ -196,7 +198,8 @@ def test_duplicate_yaml_keys_are_refused(tmp_path):
     path.write_text(text)
     with pytest.raises(ConfigError) as caught:
         load_platform(path)
-    assert caught.value.problems == [f"{path}: line 9, column 1: invalid YAML: duplicate key 'name'; keep only one"]
+    line = text.splitlines().index("name: other") + 1
+    assert caught.value.problems == [f"{path}: line {line}, column 1: invalid YAML: duplicate key 'name'; keep only one"]
 
 
 def test_bad_configuration_exits_non_zero_and_writes_nothing(tmp_path, config_copy):

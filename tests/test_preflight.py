@@ -16,7 +16,7 @@ import pytest
 from google.auth.exceptions import DefaultCredentialsError
 
 from platform_config import Platform
-from platform_config.naming import service_account_email
+from platform_config.naming import data_bucket_names, service_account_email
 from platform_config.role_permissions import PLANNER_PERMISSIONS
 from tools import preflight as tool
 from tools.preflight import (
@@ -40,8 +40,8 @@ def fake_server(gcs_emulator):
     server.stop()
 
 
-def traditions(platform: Platform, env_name: str) -> str:
-    return platform.traditions_bucket.format(project=platform.environments[env_name].project_id, env=env_name)
+def data_buckets(platform: Platform, env_name: str) -> list[str]:
+    return list(data_bucket_names(platform, env_name).values())
 
 
 @dataclass
@@ -70,13 +70,14 @@ class World:
         state = client.create_bucket(self.environment.state_bucket)
         state.versioning_enabled = True
         state.patch()
-        client.create_bucket(traditions(self.platform, self.env_name))
+        for name in data_buckets(self.platform, self.env_name):
+            client.create_bucket(name)
         self.fake.provision(self.platform, self.env_name)
         # What the bootstrap created (the adopted URL secrets were imported).
         self.write_bootstrap_state(
             [("google_service_account", "email", runtime_email(self.platform, s.name, self.env_name)) for s in self.platform.services]
             + [("google_secret_manager_secret", "secret_id", s) for s in url_secret_ids(self.platform, self.env_name)]
-            + [("google_storage_bucket", "name", traditions(self.platform, self.env_name))]
+            + [("google_storage_bucket", "name", name) for name in data_buckets(self.platform, self.env_name)]
         )
         return self
 
@@ -152,7 +153,8 @@ def test_production_without_registry_bucket_and_a_secret_names_all_three(world, 
     world.provision()
     env, fake = world.environment, world.fake
     world.gcs.reset()
-    world.gcs.client(world.project).create_bucket(traditions(world.platform, "production"))
+    for name in data_buckets(world.platform, "production"):
+        world.gcs.client(world.project).create_bucket(name)
     fake.repositories.clear()
     missing_secret = operator_secrets_read(world.platform)[0]
     del fake.secrets[world.secret(missing_secret)]
@@ -208,18 +210,28 @@ def test_every_disabled_api_is_named(world):
     ]
 
 
-def test_url_secrets_and_traditions_bucket_missing(world):
+def test_url_secrets_and_data_buckets_missing(world):
     world.provision()
     adopted = set(world.environment.adopt_secrets)
     for secret in url_secret_ids(world.platform, world.env_name):
         del world.fake.secrets[world.secret(secret)]
-    world.gcs.client(world.project).get_bucket(traditions(world.platform, world.env_name)).delete()
+    buckets = data_bucket_names(world.platform, world.env_name)
+    for name in buckets.values():
+        world.gcs.client(world.project).get_bucket(name).delete()
     problems = world.run().problems
     for secret in url_secret_ids(world.platform, world.env_name):
         expected = "is adopted (environments." if secret in adopted else "missing in"
         assert sum(p.startswith(f"URL secret {secret} {expected}") for p in problems) == 1
-    assert f"traditions bucket gs://{traditions(world.platform, world.env_name)} missing in {world.project}" in problems[-1]
-    assert len(problems) == len(url_secret_ids(world.platform, world.env_name)) + 1
+    first = f"apply bootstrap-{world.env_name} first (README, Deploy from scratch)"
+    assert problems[len(problems) - len(buckets) :] == [f"{key} bucket gs://{name} missing in {world.project}: {first}" for key, name in buckets.items()]
+    assert len(problems) == len(url_secret_ids(world.platform, world.env_name)) + len(buckets)
+    # Adopted but missing: the line says to stop adopting it.
+    adopting = with_environment(world.platform, world.env_name, adopt_buckets=list(buckets))
+    lines = [p for p in world.run(platform=adopting).problems if " bucket gs://" in p]
+    assert lines == [
+        f"{key} bucket gs://{name} is adopted (environments.{world.env_name}.adopt_buckets) but does not exist in {world.project}: remove it from adopt_buckets, then {first}"
+        for key, name in buckets.items()
+    ]
 
 
 def test_a_registry_of_another_format(world):
@@ -417,11 +429,14 @@ def test_existing_bootstrap_resources_outside_its_state_must_be_adopted(world):
     problems = world.run().problems
     adopted = set(world.environment.adopt_secrets)
     not_adopted = [s for s in url_secret_ids(platform, world.env_name) if s not in adopted]
-    assert len(problems) == len(platform.services) + len(not_adopted) + 1
+    assert len(problems) == len(platform.services) + len(not_adopted) + len(platform.data_buckets)
     assert all("but is not adopted" in p for p in problems)
     assert sum("adopt_runtime_accounts" in p for p in problems) == len(platform.services)
-    everything_adopted = with_environment(platform, world.env_name, adopt_runtime_accounts=[s.name for s in platform.services])
-    assert sum("adopt_runtime_accounts" in p for p in world.run(platform=everything_adopted).problems) == 0
+    assert sum("adopt_buckets" in p for p in problems) == len(platform.data_buckets)
+    everything_adopted = with_environment(
+        platform, world.env_name, adopt_runtime_accounts=[s.name for s in platform.services], adopt_buckets=list(platform.data_buckets)
+    )
+    assert not any("adopt_runtime_accounts" in p or "adopt_buckets" in p for p in world.run(platform=everything_adopted).problems)
 
 
 def test_without_the_bootstrap_state_adoption_is_a_note_not_a_guess(world):

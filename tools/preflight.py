@@ -9,8 +9,8 @@ stack's prefix), the Artifact Registry repository (in the region, format
 DOCKER), every operator secret a service reads (exists, has an enabled
 version; no payload is read), the URL secrets (adopted ones exist; the
 bootstrap created the rest), every configured API enabled, what the bootstrap
-stack creates for the app stack (runtime service accounts, the traditions
-bucket), resources the stacks would create that exist already and are not
+stack creates for the app stack (runtime service accounts, the data
+buckets), resources the stacks would create that exist already and are not
 adopted (an apply would fail with 409), the caller's permissions (asked of
 Google with testIamPermissions on the project, the state bucket, the secrets
 and the runtime accounts; the list is the configuration's
@@ -62,8 +62,8 @@ from platform_config.naming import (
     LOCAL_STATE_FILE,
     STATE_OBJECT,
     bootstrap_stack_name,
+    data_bucket_names,
     service_account_email,
-    traditions_bucket_name,
     url_secret_ids,
 )
 from platform_config.role_permissions import PLANNER_PERMISSIONS, ROLE_PERMISSIONS
@@ -275,7 +275,7 @@ class Preflight:
             ("Secret Manager", self.operator_secrets),
             ("Secret Manager", self.url_secrets),
             ("IAM", self.runtime_accounts),
-            ("Cloud Storage", self.traditions_bucket),
+            ("Cloud Storage", self.data_buckets),
             ("Cloud Run", self.cloud_run_services),
             ("Resource Manager", self.project_permissions),
             ("Resource Manager", self.deployer_roles),
@@ -395,7 +395,7 @@ class Preflight:
         else:
             self.report.notes.append(
                 f"the state of {bootstrap_stack_name(self.env_name)} is local and not at {local}, so whether existing runtime "
-                "accounts, URL secrets and the traditions bucket are adopted is not checked: run the preflight "
+                "accounts, URL secrets and data buckets are adopted is not checked: run the preflight "
                 "where that state is, or move it into the bucket (README, Deploy from scratch, step 3)"
             )
 
@@ -543,18 +543,25 @@ class Preflight:
                 answer = self.google.rest("IAM", "POST", f"{path}:testIamPermissions", {"permissions": needed})
                 self.lacks(sorted(set(needed) - set(answer.get("permissions", []))), email)
 
-    def traditions_bucket(self) -> None:
-        name = traditions_bucket_name(self.platform, self.env_name)
-        try:
-            self.google.storage.get_bucket(name, **self.google.gcs)
-        except exceptions.NotFound:
-            self.report.problem(f"traditions bucket gs://{name} missing in {self.project}: {self.bootstrap_first}")
-            return
-        except exceptions.Forbidden:
-            self.forbidden(f"traditions bucket gs://{name}", "storage.buckets.get")
-            return
-        if "traditions_bucket" not in {getattr(a, "value", a) for a in self.env.adopt} and self.managed("bucket", name) is False:
-            self.report.problem(self.not_adopted(f"traditions bucket gs://{name}", "adopt (traditions_bucket)"))
+    def data_buckets(self) -> None:
+        adopted = set(self.env.adopt_buckets)
+        for key, name in data_bucket_names(self.platform, self.env_name).items():
+            what = f"{key} bucket gs://{name}"
+            try:
+                self.google.storage.get_bucket(name, **self.google.gcs)
+            except exceptions.NotFound:
+                self.report.problem(
+                    f"{what} is adopted (environments.{self.env_name}.adopt_buckets) but does not exist in {self.project}: "
+                    f"remove it from adopt_buckets, then {self.bootstrap_first}"
+                    if key in adopted
+                    else f"{what} missing in {self.project}: {self.bootstrap_first}"
+                )
+                continue
+            except exceptions.Forbidden:
+                self.forbidden(what, "storage.buckets.get")
+                continue
+            if key not in adopted and self.managed("bucket", name) is False:
+                self.report.problem(self.not_adopted(what, "adopt_buckets"))
 
     def cloud_run_services(self) -> None:
         """Services the app stack would create: in neither its state nor adopted."""
