@@ -11,7 +11,9 @@ import subprocess
 import pytest
 
 from platform_config import ConfigError, parse_platform
+from platform_config.naming import placeholder_values
 from platform_config.patterns import CREDENTIAL_NAME
+from platform_config.templates import render
 from stacks.layout_move import cdktf_logical_id
 
 from .conftest import ROOT
@@ -126,41 +128,34 @@ def test_service_settings_follow_configuration(stack, platform, environment):
         container = template["containers"][0]
         assert container["ports"]["container_port"] == service.port
         assert container["resources"]["limits"] == {"cpu": service.cpu or defaults.cpu, "memory": service.memory or defaults.memory}
-        assert template["scaling"]["min_instance_count"] == defaults.min_instances
+        assert template["scaling"]["min_instance_count"] == (defaults.min_instances if service.min_instances is None else service.min_instances)
         assert template["scaling"]["max_instance_count"] == (service.max_instances or defaults.max_instances)
         assert container["resources"]["cpu_idle"] is (defaults.cpu_idle if service.cpu_idle is None else service.cpu_idle)
-        assert template["max_instance_request_concurrency"] == defaults.concurrency
+        assert template["max_instance_request_concurrency"] == (service.concurrency or defaults.concurrency)
         assert template["timeout"] == f"{service.request_timeout_seconds or defaults.request_timeout_seconds}s"
         assert body["deletion_protection"] is environment.deletion_protection
         assert {"service", "environment", "managed-by"} <= set(body["labels"])
 
 
-def test_practices_health_probes(stack):
-    container = cloud_run(stack)["practices-service"]["template"]["containers"][0]
-    assert container["startup_probe"] == {
-        "http_get": {"path": "/health", "port": 8000},
-        "initial_delay_seconds": 10,
-        "timeout_seconds": 3,
-        "period_seconds": 10,
-        "failure_threshold": 3,
-    }
-    assert container["liveness_probe"]["period_seconds"] == 30
-    assert container["liveness_probe"]["initial_delay_seconds"] == 30
+def test_health_probes_follow_configuration(stack, platform):
+    for service in platform.services:
+        container = cloud_run(stack)[service.name]["template"]["containers"][0]
+        for kind in ("startup_probe", "liveness_probe"):
+            probe = getattr(service, kind)
+            if probe is None:
+                assert kind not in container or "http_get" not in container[kind], (service.name, kind)
+                continue
+            expected = probe.model_dump(exclude={"path", "port"}) | {"http_get": {"path": probe.path, "port": probe.port}}
+            assert container[kind] == expected, (service.name, kind)
 
 
-def test_production_is_protected_from_deletion(stacks):
-    assert all(s["deletion_protection"] for s in cloud_run(stacks["app-production"]).values())
-    assert not any(s["deletion_protection"] for s in cloud_run(stacks["app-staging"]).values())
-
-
-def test_plain_values_follow_the_spec(stacks):
-    production = env_of(cloud_run(stacks["app-production"])["agent-service"])
-    staging = env_of(cloud_run(stacks["app-staging"])["agent-service"])
-    assert production["LOG_LEVEL"]["value"] == "INFO" and staging["LOG_LEVEL"]["value"] == "DEBUG"
-    assert production["DEBUG"]["value"] == "false" and staging["DEBUG"]["value"] == "true"
-    assert production["GCS_BUCKET_NAME"]["value"] == "traditions-mindmirror-prod-production"
-    movements = env_of(cloud_run(stacks["app-production"])["movements-service"])
-    assert "DB_POOL_SIZE" in movements and "DB_POOL_PRE_PING" not in movements
+def test_plain_env_values_are_the_configuration_rendered(stack, platform, env_name):
+    """env groups in order, then env; placeholders rendered for the environment."""
+    values = placeholder_values(platform, env_name)
+    for service in platform.services:
+        configured = {k: v for group in service.env_groups for k, v in platform.env_groups[group].items()} | service.env
+        plain = {name: entry["value"] for name, entry in env_of(cloud_run(stack)[service.name]).items() if "value" in entry and name in configured}
+        assert plain == {name: render(template, values) for name, template in configured.items()}, service.name
 
 
 def test_service_urls_are_wired_from_calls_without_references(stack, platform, environment):
@@ -214,29 +209,30 @@ def test_public_services_are_invokable_by_all_users(stack, platform):
     assert all(i["role"] == "roles/run.invoker" for i in invokers)
 
 
-def test_added_service_gets_everything_without_python_changes(variant):
+def test_added_service_gets_everything_without_python_changes(variant, platform):
     stack = variant["app-production"]
+    project = platform.environments["production"].project_id
     coach = cloud_run(stack)["coach-service"]
     assert coach["template"]["containers"][0]["image"].startswith("${data.google_artifact_registry_docker_image.image-check-coach_service")
     assert "image_tag_coach_service" in stack["variable"]
-    assert coach["template"]["service_account"] == "coach-service-production@mindmirror-prod.iam.gserviceaccount.com"
+    assert coach["template"]["service_account"] == f"coach-service-production@{project}.iam.gserviceaccount.com"
     assert "coach-service-production" in {a["account_id"] for a in resources(variant["bootstrap-production"], "google_service_account").values()}
     env = env_of(coach)
     assert env["DATABASE_URL"]["value_source"]["secret_key_ref"]["secret"] == "DATABASE_URL"
     assert env["MEALS_SERVICE_URL"]["value"].startswith("https://meals-service-")
     assert "COACH_SERVICE_URL" in env_of(cloud_run(stack)["gateway"])
     assert "COACH_SERVICE_URL" in {b["secret_id"] for b in resources(variant["bootstrap-production"], "google_secret_manager_secret").values()}
-    assert "projects/mindmirror-prod/secrets/COACH_SERVICE_URL" in {b["secret"] for b in resources(stack, "google_secret_manager_secret_version").values()}
+    assert f"projects/{project}/secrets/COACH_SERVICE_URL" in {b["secret"] for b in resources(stack, "google_secret_manager_secret_version").values()}
     assert find_cycle(stack) is None
 
 
-def test_private_service_is_invokable_only_by_its_callers(variant):
+def test_private_service_is_invokable_only_by_its_callers(variant, platform):
     stack = variant["app-production"]
     services = resources(stack, "google_cloud_run_v2_service")
     meals = next(n for n, b in services.items() if b["name"] == "meals-service")
     invokers = [i for i in resources(stack, "google_cloud_run_v2_service_iam_member").values() if i["name"] == f"${{google_cloud_run_v2_service.{meals}.name}}"]
     callers = {"users-service", "coach-service", "gateway"}
-    assert {i["member"] for i in invokers} == {runtime_member(c, "production", "mindmirror-prod") for c in callers}
+    assert {i["member"] for i in invokers} == {runtime_member(c, "production", platform.environments["production"].project_id) for c in callers}
     assert "allUsers" not in json.dumps(invokers)
 
 

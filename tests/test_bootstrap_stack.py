@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from platform_config.naming import data_bucket_name, data_bucket_names
+from platform_config.naming import data_bucket_name, data_bucket_names, url_secret_ids
 from platform_config.workload_identity import attribute_condition, attribute_mapping
 from tools.synth_diff import FORCES_REPLACEMENT
 
@@ -244,13 +244,15 @@ def test_outputs_for_ci(stack, environment):
     assert outputs["workload_identity_provider"]["value"].endswith(".name}")
 
 
-def test_state_bucket_location_follows_configuration(stacks, variant):
-    assert bucket_named(stacks["bootstrap-staging"], "mindmirror-tofu-state-staging")["location"] == "US-EAST4"
-    assert bucket_named(variant["bootstrap-staging"], "mindmirror-tofu-state-staging")["location"] == "US"
+def test_state_bucket_location_follows_configuration(stacks, variant, platform):
+    staging = platform.environments["staging"]
+    assert bucket_named(stacks["bootstrap-staging"], staging.state_bucket)["location"] == staging.region.upper()
+    assert bucket_named(variant["bootstrap-staging"], staging.state_bucket)["location"] == "US"
 
 
-def test_bootstrap_state_can_move_into_the_bucket(variant):
-    assert variant["bootstrap-production"]["terraform"]["backend"] == {"gcs": {"bucket": "mindmirror-tofu-state", "prefix": "bootstrap"}}
+def test_bootstrap_state_can_move_into_the_bucket(variant, platform):
+    bucket = platform.environments["production"].state_bucket
+    assert variant["bootstrap-production"]["terraform"]["backend"] == {"gcs": {"bucket": bucket, "prefix": "bootstrap"}}
     assert "local" in variant["bootstrap-staging"]["terraform"]["backend"]
 
 
@@ -357,14 +359,14 @@ def test_adopted_data_buckets_are_imported_where_they_are(choices, platform):
 def test_existing_runtime_accounts_and_a_moved_layout_are_imported(choices, platform):
     production = choices["bootstrap-production"]
     account_imports = {e["id"] for e in production["import"] if e["to"].startswith("google_service_account.")}
-    assert "projects/mindmirror-prod/serviceAccounts/journal-service-production@mindmirror-prod.iam.gserviceaccount.com" in account_imports
+    project = platform.environments["production"].project_id
+    assert f"projects/{project}/serviceAccounts/journal-service-production@{project}.iam.gserviceaccount.com" in account_imports
     assert not any("agent-service-production" in i for i in account_imports)
     # staging moves layout 1: every account, URL secret and data bucket is imported.
     staging = choices["bootstrap-staging"]
     imported = {e["id"] for e in staging["import"]}
+    project = platform.environments["staging"].project_id
     for service in platform.services:
-        assert f"projects/mindmirror-69/serviceAccounts/{service.name}-staging@mindmirror-69.iam.gserviceaccount.com" in imported
-        if service.url_name:
-            assert f"projects/mindmirror-69/secrets/{service.url_name}" in imported
-    assert "projects/mindmirror-69/secrets/service-urls-staging" in imported
-    assert {f"mindmirror-69/{name}" for name in data_bucket_names(platform, "staging").values()} <= imported
+        assert f"projects/{project}/serviceAccounts/{service.name}-staging@{project}.iam.gserviceaccount.com" in imported
+    assert {f"projects/{project}/secrets/{secret}" for secret in url_secret_ids(platform, "staging")} <= imported
+    assert {f"{project}/{name}" for name in data_bucket_names(platform, "staging").values()} <= imported

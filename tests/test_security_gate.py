@@ -47,11 +47,11 @@ def test_every_stack_passes_checkov(synth_dir, stacks):
 
 
 @pytest.fixture(scope="module")
-def gate_on_weakened_tree(tmp_path_factory, stacks) -> subprocess.CompletedProcess:
+def gate_on_weakened_tree(tmp_path_factory, stacks, platform) -> subprocess.CompletedProcess:
     """One gate run over a weakened copy of a bootstrap stack, imports kept."""
     stack = json.loads(json.dumps(stacks["bootstrap-production"]))
     assert "import" in stack
-    [bucket] = [b for b in stack["resource"]["google_storage_bucket"].values() if b["name"] == "mindmirror-tofu-state"]
+    [bucket] = [b for b in stack["resource"]["google_storage_bucket"].values() if b["name"] == platform.environments["production"].state_bucket]
     bucket["public_access_prevention"] = "inherited"
     bucket["versioning"] = {"enabled": False}
     outdir = tmp_path_factory.mktemp("weakened")
