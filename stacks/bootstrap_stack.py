@@ -24,6 +24,7 @@ from platform_config.naming import BOOTSTRAP_STATE_PREFIX, LOCAL_STATE_FILE, dat
 from platform_config.workload_identity import attribute_condition, attribute_mapping
 
 from .environment import environment_labels, google_provider
+from .layout_move import layout_1_data_buckets
 
 
 class BootstrapStack(TerraformStack):
@@ -175,6 +176,7 @@ class BootstrapStack(TerraformStack):
 
     def _data_buckets(self, identities: dict[str, RuntimeIdentity]) -> list[HardenedBucket]:
         platform, environment = self.platform, self.environment
+        moved_buckets = layout_1_data_buckets(platform)
         buckets = []
         for key, configured in platform.data_buckets.items():
             bucket = HardenedBucket(
@@ -186,7 +188,7 @@ class BootstrapStack(TerraformStack):
                 location=configured.location or environment.region,
                 retention=platform.bucket_retention,
                 labels={**self.labels, "purpose": key},
-                exists=environment.move_to_bootstrap or key in environment.adopt_buckets,
+                exists=key in environment.adopt_buckets or (environment.move_to_bootstrap and key in moved_buckets),
             )
             for service in platform.services:
                 if key in service.bucket_access:

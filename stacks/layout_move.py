@@ -19,6 +19,15 @@ from cdktf import TerraformStack
 from platform_config import Platform
 from platform_config.naming import bootstrap_stack_name
 
+# Layout 1 made one data bucket, hard-wired under this key: the traditions
+# bucket. A data bucket configured since was never in an app stack.
+LAYOUT_1_DATA_BUCKETS = frozenset({"traditions"})
+
+
+def layout_1_data_buckets(platform: Platform) -> list[str]:
+    """The configured data buckets that layout 1's app stack held."""
+    return [key for key in platform.data_buckets if key in LAYOUT_1_DATA_BUCKETS]
+
 
 def layout_1_moved_paths(platform: Platform) -> list[tuple[str, list[str]]]:
     """(resource type, construct path) of every app-stack resource of layout 1
@@ -28,7 +37,7 @@ def layout_1_moved_paths(platform: Platform) -> list[tuple[str, list[str]]]:
         moved.append(("google_service_account", [service.name, "identity"]))
         moved.append(("google_service_account_iam_member", [service.name, "deployer-acts-as"]))
         moved += [("google_secret_manager_secret_iam_member", [service.name, f"reads-{s}"]) for s in sorted(set(service.secrets.values()))]
-    for key in platform.data_buckets:
+    for key in layout_1_data_buckets(platform):
         moved.append(("google_storage_bucket", [key, "bucket"]))
         moved += [("google_storage_bucket_iam_member", [key, f"{s.name}-{key}-access"]) for s in platform.services if key in s.bucket_access]
     for secret in [f"url-secret-{s.url_name}" for s in platform.services if s.url_name] + ["url-secret-all"]:

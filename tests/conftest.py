@@ -17,6 +17,8 @@ from platform_config import DEFAULT_CONFIG, Platform, load_platform, parse_platf
 from synth.provider_bindings import import_only_used_submodules
 
 ROOT = Path(__file__).resolve().parent.parent
+# A data bucket of test configurations, named so no platform has it.
+TEST_ONLY_BUCKET = "test_only_bucket"
 
 # As main.py does; tests/test_synth_shortcuts.py proves the output is the same without it.
 import_only_used_submodules()
@@ -127,15 +129,17 @@ def choices(synthesize_variant) -> dict[str, dict]:
     """One synthesis with every per-service and adoption choice switched on
     somewhere: production adopts agent-service (and journal-service's
     account), users-service has not been applied yet, the gateway is public
-    without an allUsers binding, meals-service keeps its CPU, production
-    adopts its data buckets, kept in the US multi-region, and staging moves
-    its layout-1 resources to the bootstrap."""
+    without an allUsers binding, meals-service keeps its CPU, a data bucket
+    is added (TEST_ONLY_BUCKET), production adopts every data bucket, kept in
+    the US multi-region, and staging moves its layout-1 resources to the
+    bootstrap."""
 
     def change(config):
         production = config["environments"]["production"]
         production["adopt_services"] = ["agent-service"]
         production["adopt_runtime_accounts"] = ["journal-service"]
         production["first_apply_services"] = ["users-service"]
+        config["data_buckets"][TEST_ONLY_BUCKET] = {"name": "test-only-{project}-{env}"}
         production["adopt_buckets"] = list(config["data_buckets"])
         for bucket in config["data_buckets"].values():
             bucket["location"] = "US"

@@ -8,6 +8,7 @@ import pytest
 
 from platform_config.naming import data_bucket_name, data_bucket_names, url_secret_ids
 from platform_config.workload_identity import attribute_condition, attribute_mapping
+from stacks.layout_move import layout_1_data_buckets
 from tools.synth_diff import FORCES_REPLACEMENT
 
 from .tfjson import address_of, only, references, resources, strings
@@ -351,7 +352,7 @@ def test_adopted_data_buckets_are_imported_where_they_are(choices, platform):
     production = choices["bootstrap-production"]
     project = platform.environments["production"].project_id
     imported = {e["id"] for e in production["import"] if e["to"].startswith("google_storage_bucket.")}
-    names = data_bucket_names(platform, "production").values()
+    names = [*data_bucket_names(platform, "production").values(), f"test-only-{project}-production"]
     assert imported == {f"{project}/{name}" for name in names}
     assert {bucket_named(production, name)["location"] for name in names} <= {"US"}
 
@@ -369,4 +370,8 @@ def test_existing_runtime_accounts_and_a_moved_layout_are_imported(choices, plat
     for service in platform.services:
         assert f"projects/{project}/serviceAccounts/{service.name}-staging@{project}.iam.gserviceaccount.com" in imported
     assert {f"projects/{project}/secrets/{secret}" for secret in url_secret_ids(platform, "staging")} <= imported
-    assert {f"{project}/{name}" for name in data_bucket_names(platform, "staging").values()} <= imported
+    # Layout 1 made the traditions bucket only: a bucket configured since is created.
+    state_bucket = f"{project}/{platform.environments['staging'].state_bucket}"
+    buckets = {e["id"] for e in staging["import"] if e["to"].startswith("google_storage_bucket.")} - {state_bucket}
+    assert buckets == {f"{project}/{data_bucket_name(platform, 'staging', key)}" for key in layout_1_data_buckets(platform)}
+    assert bucket_named(staging, f"test-only-{project}-staging")
