@@ -65,6 +65,11 @@ def check_happy_path(rehearsal: Rehearsal, outcome: Outcome) -> None:
         applied["variables"] == planned["variables"] and applied["plan_digest"] == planned["plan_digest"], "apply did not apply the saved plan of the plan job"
     )
     expect(all(v.startswith("v1.0.0-") for k, v in applied["variables"].items() if k.startswith("image_tag_")), f"image tags passed as {applied['variables']}")
+    claims = {r["job"]: r["claims"].get("environment") for r in outcome.of("auth")}
+    expect(
+        claims.get("apply") == outcome.environment and not [job for job, claim in claims.items() if claim and job != "apply"],
+        f"environment claims by job {claims}: only apply may carry one, that of {outcome.environment} (derived from the ref)",
+    )
     identities = {(r["job"], r["access"]) for r in outcome.of("identity")}
     expect(
         {job for job, access in identities if access == "deploy"} == {"apply"},
@@ -91,6 +96,15 @@ def check_no_push_no_apply(reason: str) -> Callable[[Rehearsal, Outcome], None]:
     def check(rehearsal: Rehearsal, outcome: Outcome) -> None:
         check_stopped_before_changes(reason)(rehearsal, outcome)
         expect(not pushed(outcome), f"images were pushed: {pushed(outcome)}")
+
+    return check
+
+
+def check_refused_ref(branch: str) -> Callable[[Rehearsal, Outcome], None]:
+    def check(rehearsal: Rehearsal, outcome: Outcome) -> None:
+        check_no_push_no_apply(f"'refs/heads/{branch}' is not a deploy branch")(rehearsal, outcome)
+        expect(outcome.job_results().get("prepare") == "failure", "prepare did not stop the run")
+        expect(not outcome.of("auth"), "a job asked for a Google identity although no environment deploys this branch")
 
     return check
 
@@ -172,6 +186,8 @@ def scenarios(rehearsal: Rehearsal):
         Scenario("foreign-caller", environment=production, caller=f"{rehearsal.github['app_repository']}-fork"),
         check_no_push_no_apply("rejected by the attribute condition"),
     )
+    unconfigured = "-".join(env.deploy_branch for env in platform.environments.values()) + "-feature"
+    yield Scenario("unconfigured-branch", environment=production, branch=unconfigured), check_refused_ref(unconfigured)
     yield Scenario("unhealthy-service", environment=production, unhealthy=[gateway]), check_health_failure(gateway)
     rollback = json.dumps({image: ROLLBACK_TAG for image in images(platform)})
     yield (Scenario("rollback-by-tag", environment=production, seed_tag=ROLLBACK_TAG, inputs={"image_tags": rollback}), check_rollback)

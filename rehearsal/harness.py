@@ -7,7 +7,9 @@ What is substituted, because act lacks it (README, "What the rehearsal proves"):
 `job.workflow_repository` / `job.workflow_sha` are written into the rehearsal's
 copy of the workflows as the infrastructure repository's name and main branch,
 and the OIDC token's claims are computed from the run (caller repository, ref,
-event, the job's `environment:` from the workflow file, the called workflow).
+event, the called workflow, and the job's `environment:` as act evaluates it:
+the rehearsal's copy gives each job with an `environment:` the same expression
+as the variable ENVIRONMENT_CLAIM, since act shows the environment nowhere).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from platform_config.naming import (
     service_account_email,
     workload_identity_provider_name,
 )
+
+from .standins import ENVIRONMENT_CLAIM
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOME = Path(__file__).resolve().parent
@@ -62,6 +66,19 @@ def pinned_actions(workflows: list[Path]) -> dict[str, str]:
     return mapping
 
 
+def with_environment_claims(path: Path) -> None:
+    """Give every job with an `environment:` the same expression as the job
+    variable ENVIRONMENT_CLAIM: GitHub puts the evaluated value in the job's
+    token, act evaluates the variable identically (the copy loses comments)."""
+    workflow = _workflow(path)
+    jobs = [job for job in workflow["jobs"].values() if "environment" in job]
+    for job in jobs:
+        environment = job["environment"]
+        job.setdefault("env", {})[ENVIRONMENT_CLAIM] = environment["name"] if isinstance(environment, dict) else environment
+    if jobs:
+        path.write_text(yaml.safe_dump(workflow, sort_keys=False, width=1000))
+
+
 @dataclass
 class Scenario:
     name: str
@@ -73,6 +90,9 @@ class Scenario:
     inputs: dict[str, str] = field(default_factory=dict)
     # A new application release (VERSION) committed before the run: new tags, so every image is built.
     app_version: str | None = None
+    # Dispatched by hand from this branch of the application, made from the
+    # current head (on GitHub a push from it is filtered out, a dispatch is not).
+    branch: str | None = None
     # Tags in the registry before the run, for every image (an earlier release).
     seed_tag: str | None = None
     # Run this repository's drift workflow instead of the application's caller.
@@ -143,6 +163,7 @@ class Rehearsal:
             text = text.replace("${{ job.workflow_repository }}", self.github["infra_repository"])
             text = text.replace("${{ job.workflow_sha }}", self.github["infra_ref"].removeprefix("refs/heads/"))
             workflow.write_text(text)
+            with_environment_claims(workflow)
         self._commit(infra, "infrastructure")
         return infra
 
@@ -221,9 +242,10 @@ class Rehearsal:
             ref, event_name = self.github["infra_ref"], "schedule"
         else:
             repository, directory, workflow = scenario.caller or self.github["app_repository"], self.app, ".github/workflows/deploy.yml"
-            ref = f"refs/heads/{environment.deploy_branch}"
-            event_name = "workflow_dispatch" if scenario.inputs else "push"
-            subprocess.run(["git", "-C", str(self.app), "checkout", "-q", environment.deploy_branch], check=True)
+            ref = f"refs/heads/{scenario.branch or environment.deploy_branch}"
+            event_name = "workflow_dispatch" if scenario.inputs or scenario.branch else "push"
+            checkout = ["-B", scenario.branch] if scenario.branch else [environment.deploy_branch]
+            subprocess.run(["git", "-C", str(self.app), "checkout", "-q", *checkout], check=True)
             if scenario.app_version:
                 (self.app / "VERSION").write_text(f"{scenario.app_version}\n")
                 subprocess.run(
@@ -249,15 +271,12 @@ class Rehearsal:
         event.write_text(json.dumps({"ref": ref, "after": sha, "inputs": scenario.inputs, "repository": {"full_name": repository}}))
         # The workflow whose jobs get the token: our deploy.yml when called, else the one run.
         token_workflow = workflow if scenario.drift else self.github["deploy_workflow"]
-        called = _workflow(self.infra / token_workflow)
-        job_environments = {name: scenario.environment for name, job in called["jobs"].items() if "environment" in job}
         env = {
             "REHEARSAL_PYTHON": sys.executable,
             "REHEARSAL_HOME": str(HOME),
             "REHEARSAL_WORLD": str(world),
             "REHEARSAL_REPOSITORIES": json.dumps({repository: str(directory), self.github["infra_repository"]: str(self.infra)}),
             "REHEARSAL_PROVIDERS": json.dumps(self.providers),
-            "REHEARSAL_JOB_ENVIRONMENTS": json.dumps(job_environments),
             "REHEARSAL_JOB_WORKFLOW_REF": f"{self.github['infra_repository']}/{token_workflow}@{self.github['infra_ref']}",
             "REHEARSAL_REF": ref,
             "REHEARSAL_ENV": scenario.environment,
@@ -299,7 +318,7 @@ class Rehearsal:
         finally:
             health.shutdown()
         (world / "act.log").write_text(result.stdout + result.stderr)
-        return Outcome(world, result.returncode, result.stdout + result.stderr)
+        return Outcome(world, result.returncode, result.stdout + result.stderr, scenario.environment)
 
     def _seed(self, world: Path, scenario: Scenario) -> None:
         if scenario.seed_tag:
@@ -329,6 +348,7 @@ class Outcome:
     world: Path
     exit_code: int
     log: str
+    environment: str  # the scenario's: its deploy branch is the one pushed
 
     @property
     def records(self) -> list[dict]:

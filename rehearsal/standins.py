@@ -35,6 +35,9 @@ from platform_config.naming import IMAGE_TAGS_OUTPUT, ROLLOUT_OUTPUT, ROLLOUT_VA
 # Files whose modification time tells `make` to reinstall: a fresh clone must
 # not look newer than the shared installs.
 INSTALL_INPUTS = ("Pipfile.lock", "package-lock.json", "tools/checkov-requirements.txt")
+# The job variable holding the job's evaluated `environment:` (the token's
+# environment claim); harness.py sets it in the rehearsal's copy of the workflows.
+ENVIRONMENT_CLAIM = "REHEARSAL_ENVIRONMENT_CLAIM"
 
 
 def record(tool: str, **details) -> None:
@@ -120,12 +123,11 @@ def _token_claims() -> dict:
     """What GitHub would put in this job's OIDC token (act has no token service)."""
     from platform_config.workload_identity import github_token_claims
 
-    environments = json.loads(os.environ.get("REHEARSAL_JOB_ENVIRONMENTS", "{}"))
     return github_token_claims(
         repository=os.environ["GITHUB_REPOSITORY"],
         ref=os.environ["REHEARSAL_REF"],
         event_name=os.environ.get("GITHUB_EVENT_NAME", "push"),
-        environment=environments.get(os.environ.get("GITHUB_JOB", "")),
+        environment=os.environ.get(ENVIRONMENT_CLAIM) or None,
         job_workflow_ref=os.environ["REHEARSAL_JOB_WORKFLOW_REF"],
     )
 

@@ -636,12 +636,13 @@ def test_ci_plan_reports_configuration_errors_like_main(tmp_path, config_copy):
         (("staging", "tfvars", "{nope"), "TAGS_JSON is not JSON"),
         (("staging", "deployed-tfvars", "/nonexistent.json"), "cannot read OUTPUTS_JSON /nonexistent.json"),
         (("staging", "deployed-tfvars", "NOT_JSON"), "is not JSON"),
-        (("staging", "prepare", "/nonexistent", "LIST_TEXT"), "must be a JSON object of image -> tag"),
-        (("staging", "prepare", "/nonexistent"), "cannot read the application's version and commit"),
+        (("prepare", "DEPLOY_REF", "/nonexistent", "LIST_TEXT"), "must be a JSON object of image -> tag"),
+        (("prepare", "DEPLOY_REF", "/nonexistent"), "cannot read the application's version and commit"),
     ],
 )
-def test_ci_plan_refuses_bad_arguments_and_files_in_one_line(tmp_path, args, message):
-    files = {"NOT_JSON": write(tmp_path, "{nope", "a.json"), "LIST_TEXT": "[1]"}
+def test_ci_plan_refuses_bad_arguments_and_files_in_one_line(tmp_path, platform, args, message):
+    deploy_ref = f"refs/heads/{next(iter(platform.environments.values())).deploy_branch}"
+    files = {"NOT_JSON": write(tmp_path, "{nope", "a.json"), "LIST_TEXT": "[1]", "DEPLOY_REF": deploy_ref}
     result = run_tool("-m", "tools.ci_plan", *(str(files.get(arg, arg)) for arg in args))
     assert result.returncode == 2 and result.stdout == ""
     [line] = result.stderr.splitlines()

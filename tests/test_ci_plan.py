@@ -9,10 +9,11 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from platform_config import parse_platform
-from platform_config.naming import ROLLOUT_VARIABLE, service_url
-from tools.ci_plan import PlanError, build_matrix, deployed_tags, identities, image_tags, images, tfvars
+from platform_config.naming import ROLLOUT_VARIABLE, registry_url_prefix, service_url
+from tools.ci_plan import PlanError, build_matrix, deployed_tags, environment_for_ref, identities, image_tags, images, main, tfvars
 
 from .conftest import ROOT
 
@@ -20,11 +21,32 @@ TAG = "v1.0.0-22403cf"
 
 
 @pytest.fixture(scope="module")
-def numbered(raw_config):
-    """The default platform with project numbers, which CI needs."""
+def numbered_config(raw_config) -> dict:
+    """The default configuration with project numbers, which CI needs."""
     config = copy.deepcopy(raw_config)
     for index, environment in enumerate(config["environments"].values()):
         environment["project_number"] = str(123456789000 + index)
+    return config
+
+
+@pytest.fixture(scope="module")
+def numbered(numbered_config):
+    return parse_platform(numbered_config)
+
+
+@pytest.fixture(scope="module")
+def with_added_environment(raw_config):
+    """The default configuration plus one environment, added as the README says: configuration only."""
+    config = copy.deepcopy(raw_config)
+    template = next(iter(config["environments"].values()))
+    assert "preview" not in [e["deploy_branch"] for e in config["environments"].values()]
+    config["environments"]["preview"] = {
+        **copy.deepcopy(template),
+        "deploy_branch": "preview",
+        "project_id": f"{template['project_id']}-preview",
+        "state_bucket": f"{template['state_bucket']}-preview",
+        "adopt_secrets": [],
+    }
     return parse_platform(config)
 
 
@@ -77,6 +99,45 @@ def test_deployed_tags_come_from_the_stack_output(platform):
     assert deployed_tags(platform, {"image_tags": {"value": {"mesh": TAG}}}) == {"mesh": TAG}
     with pytest.raises(PlanError, match="deploy it once first"):
         deployed_tags(platform, {})
+
+
+def test_each_deploy_branch_deploys_its_environment(platform, with_added_environment):
+    for configured in (platform, with_added_environment):
+        for name, environment in configured.environments.items():
+            assert environment_for_ref(configured, f"refs/heads/{environment.deploy_branch}") == name
+
+
+def test_prepare_outputs_the_environment_of_the_callers_ref(numbered, numbered_config, tmp_path, monkeypatch, capsys):
+    config = tmp_path / "platform.yaml"
+    config.write_text(yaml.safe_dump(numbered_config))
+    monkeypatch.setenv("PLATFORM_CONFIG", str(config))
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "VERSION").write_text("1.0.0\n")
+    for command in (["init", "-q"], ["add", "VERSION"], ["-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-q", "-m", "v"]):
+        subprocess.run(["git", "-C", str(app), *command], check=True)
+    for name, environment in numbered.environments.items():
+        assert main(["prepare", f"refs/heads/{environment.deploy_branch}", str(app)]) == 0
+        outputs = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+        assert outputs["environment"] == name
+        assert {key: outputs[key] for key in identities(numbered, name)} == identities(numbered, name)
+        registry = registry_url_prefix(environment.region, environment.project_id, environment.registry_repository)
+        assert all(entry["ref"].startswith(f"{registry}/") for entry in json.loads(outputs["matrix"]))
+
+
+def test_a_ref_that_deploys_nothing_fails_first_in_one_line(platform):
+    """Tags, pull requests, bare names and other branches: the error names the
+    ref, the configuration field and every configured deploy branch, before
+    anything else is read (the application directory does not exist here)."""
+    branches = [environment.deploy_branch for environment in platform.environments.values()]
+    unconfigured = "-".join(branches) + "-feature"
+    for ref in (f"refs/heads/{unconfigured}", f"refs/tags/{branches[0]}", "refs/pull/1/merge", branches[0]):
+        result = subprocess.run([sys.executable, "-m", "tools.ci_plan", "prepare", ref, "/nonexistent"], cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 2 and result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert f"{ref!r} is not a deploy branch" in line and "environments.<name>.deploy_branch in " in line, line
+        for name, environment in platform.environments.items():
+            assert f"refs/heads/{environment.deploy_branch} ({name})" in line
 
 
 def test_environments_list_is_the_configuration(platform):

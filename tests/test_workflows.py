@@ -90,7 +90,23 @@ def test_deploy_is_only_reusable(deploy):
     """No by-hand path in this repository: its token could not satisfy the
     Workload Identity condition; the caller is dispatched instead (README)."""
     assert set(deploy["on"]) == {"workflow_call"}
-    assert {"environment", "app_ref", "image_tags", "rollout"} == set(deploy["on"]["workflow_call"]["inputs"])
+    assert {"app_ref", "image_tags", "rollout"} == set(deploy["on"]["workflow_call"]["inputs"])
+
+
+def test_environment_comes_from_the_callers_ref(deploy):
+    """No input names the environment (one could disagree with the ref): prepare
+    derives it from the caller's ref and every later job reads prepare's output."""
+    prepare = deploy["jobs"]["prepare"]
+    assert prepare["outputs"]["environment"] == "${{ steps.plan.outputs.environment }}"
+    [step] = [s for s in prepare["steps"] if s.get("id") == "plan"]
+    assert re.search(r'tools\.ci_plan prepare "\$GITHUB_REF" ', step["run"])
+    assert deploy["jobs"]["apply"]["environment"] == "${{ needs.prepare.outputs.environment }}"
+    assert "inputs.environment" not in (WORKFLOWS / "deploy.yml").read_text()
+    for name, job in deploy["jobs"].items():
+        for variable in ("DEPLOY_ENV", "STACK"):
+            if f"${variable}" in runs(job) or f"env.{variable}" in str(job):
+                assert "${{ needs.prepare.outputs.environment }}" in job.get("env", {}).get(variable, ""), f"{name}: {variable} is not the derived environment"
+                assert "prepare" in needs(job), name
 
 
 def test_deploy_jobs_run_in_order(deploy):
@@ -168,7 +184,8 @@ def test_build_matrix_and_rebuild_skip(deploy):
 
 def test_least_permissions_and_one_deploy_per_environment(deploy, pull_request, drift):
     assert deploy["permissions"] == {} and pull_request["permissions"] == {} and drift["permissions"] == {}
-    assert deploy["concurrency"] == {"group": "deploy-${{ inputs.environment }}", "cancel-in-progress": False}
+    # One deploy branch is one environment: the caller's ref keys the queue.
+    assert deploy["concurrency"] == {"group": "deploy-${{ github.repository }}-${{ github.ref }}", "cancel-in-progress": False}
 
 
 def test_no_keys_and_no_pushes_to_the_repository():
@@ -188,6 +205,7 @@ def test_caller_calls_our_deploy_at_main_with_the_commit(platform):
     assert job["uses"] == f"{platform.github.infra_repository}/{platform.github.deploy_workflow}@{platform.github.infra_ref.removeprefix('refs/heads/')}"
     assert job["permissions"] == {"contents": "read", "id-token": "write"}
     assert "github.sha" in job["with"]["app_ref"]
+    assert "environment" not in job["with"], "the called workflow derives the environment from the ref"
 
 
 def test_pull_request_runs_tests_diff_plan_and_validate(pull_request):

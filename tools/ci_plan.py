@@ -3,11 +3,13 @@ workflow holds a list of services, images, environments or identities.
 
     python -m tools.ci_plan environments
         the configured environments (JSON list), for the drift and PR plan matrices
-    python -m tools.ci_plan ENV prepare APP_DIR [TAG_OVERRIDES_JSON]
-        GITHUB_OUTPUT lines for the deploy: `tags` (image -> tag: v<APP_DIR/VERSION>-<short
-        sha of APP_DIR>, or the override), `matrix` (one build per image, with its
-        Dockerfile, context, tag and build arguments), `provider` and the
-        `deployer`/`builder`/`planner` service-account emails
+    python -m tools.ci_plan prepare REF APP_DIR [TAG_OVERRIDES_JSON]
+        GITHUB_OUTPUT lines for the deploy from REF (refs/heads/<branch>, the caller's
+        github.ref): `environment` (the one whose deploy_branch is that branch; any
+        other ref, tags and pull requests included, fails), `tags` (image -> tag:
+        v<APP_DIR/VERSION>-<short sha of APP_DIR>, or the override), `matrix` (one
+        build per image, with its Dockerfile, context, tag and build arguments),
+        `provider` and the `deployer`/`builder`/`planner` service-account emails
     python -m tools.ci_plan ENV identities
         GITHUB_OUTPUT lines `provider` and the three service-account emails only
     python -m tools.ci_plan ENV tfvars TAGS_JSON [ROLLOUT]
@@ -27,6 +29,7 @@ import sys
 from pathlib import Path
 
 from platform_config import ConfigError, Platform, image_tag_variable_name, load_platform
+from platform_config.loader import config_path
 from platform_config.naming import (
     IMAGE_TAGS_OUTPUT,
     ROLLOUT_OUTPUT,
@@ -47,6 +50,19 @@ class PlanError(Exception):
 
 class NotDeployed(PlanError):
     """The environment's app stack was never applied: nothing runs to compare with; exit 3."""
+
+
+def environment_for_ref(platform: Platform, ref: str) -> str:
+    """The environment whose deploy branch REF is: the deploy follows the
+    configuration, not an expression in the caller (deploy branches are unique)."""
+    for name, environment in platform.environments.items():
+        if ref == f"refs/heads/{environment.deploy_branch}":
+            return name
+    branches = ", ".join(f"refs/heads/{environment.deploy_branch} ({name})" for name, environment in platform.environments.items())
+    raise PlanError(
+        f"{ref!r} is not a deploy branch: no environments.<name>.deploy_branch in {config_path()} names it; "
+        f"deploy from one of {branches}, or configure an environment with this deploy_branch"
+    )
 
 
 def images(platform: Platform) -> list[str]:
@@ -157,23 +173,35 @@ def _json_file(path: str, what: str):
         raise PlanError(f"cannot read {what} {path}: {error.strerror}") from None
 
 
+def prepare(platform: Platform, ref: str, app_dir: str, tag_overrides: str = "{}") -> list[str]:
+    """GITHUB_OUTPUT lines of the deploy's prepare job; the environment first,
+    so a ref that deploys nothing fails before anything else is read."""
+    env_name = environment_for_ref(platform, ref)
+    overrides = _json_argument(tag_overrides, "TAG_OVERRIDES_JSON")
+    if not isinstance(overrides, dict):
+        raise PlanError("TAG_OVERRIDES_JSON must be a JSON object of image -> tag")
+    tags = image_tags(platform, app_tag(Path(app_dir)), overrides)
+    step_outputs = {
+        "environment": env_name,
+        "tags": json.dumps(tags),
+        "matrix": json.dumps(build_matrix(platform, env_name, tags)),
+        **identities(platform, env_name),
+    }
+    return [f"{key}={value}" for key, value in step_outputs.items()]
+
+
 def run(argv: list[str]) -> list[str]:
     """The lines to print for `argv`; raises PlanError or ConfigError."""
     platform = load_platform()
     if argv == ["environments"]:
         return [json.dumps(list(platform.environments))]
+    if argv[:1] == ["prepare"] and len(argv) in (3, 4):
+        return prepare(platform, *argv[1:])
     if len(argv) < 2 or argv[0] not in platform.environments:
         if not argv:
             raise PlanError("usage: see `python -m tools.ci_plan --help`")
         raise PlanError(f"usage: see `python -m tools.ci_plan --help`; environments: {', '.join(platform.environments)}")
     env_name, command, *rest = argv
-    if command == "prepare" and len(rest) in (1, 2):
-        overrides = _json_argument(rest[1] if len(rest) == 2 else "{}", "TAG_OVERRIDES_JSON")
-        if not isinstance(overrides, dict):
-            raise PlanError("TAG_OVERRIDES_JSON must be a JSON object of image -> tag")
-        tags = image_tags(platform, app_tag(Path(rest[0])), overrides)
-        step_outputs = {"tags": json.dumps(tags), "matrix": json.dumps(build_matrix(platform, env_name, tags)), **identities(platform, env_name)}
-        return [f"{key}={value}" for key, value in step_outputs.items()]
     if command == "identities" and not rest:
         return [f"{key}={value}" for key, value in identities(platform, env_name).items()]
     if command == "tfvars" and len(rest) in (1, 2):
