@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from platform_config import ConfigError, load_platform, stack_names
+from platform_config.naming import synth_outdir
 from synth.output_guard import orphaned_state_problems
 
 SHORTCUTS = os.environ.get("SYNTH_WITHOUT_SHORTCUTS") != "1"
@@ -23,7 +24,7 @@ SHORTCUTS = os.environ.get("SYNTH_WITHOUT_SHORTCUTS") != "1"
 def main() -> int:
     try:
         platform = load_platform()
-        problems = orphaned_state_problems(Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")), stack_names(platform.environments))
+        problems = orphaned_state_problems(Path(synth_outdir()), stack_names(platform.environments))
     except ConfigError as error:
         problems = error.problems
     for problem in problems:

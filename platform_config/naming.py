@@ -1,6 +1,8 @@
 """Names derived from configuration, shared by stacks and tools (and cheap to
 import: no provider bindings)."""
 
+import os
+
 from .templates import render
 
 # The app stack's input that starts new revisions when it changes, and its
@@ -74,6 +76,20 @@ def bootstrap_stack_name(environment_name: str) -> str:
 def app_stack_name(environment_name: str) -> str:
     """The environment's CI-applied stack."""
     return f"app-{environment_name}"
+
+
+# Where a synthesis writes: cdktf's default output, unless CDKTF_OUTDIR says otherwise.
+DEFAULT_OUTDIR = "cdktf.out"
+OUTDIR_ENV_VAR = "CDKTF_OUTDIR"
+
+
+def synth_outdir() -> str:
+    return os.environ.get(OUTDIR_ENV_VAR, DEFAULT_OUTDIR)
+
+
+def stack_directory(stack_name: str) -> str:
+    """A synthesized stack's folder, where tofu runs."""
+    return f"{synth_outdir()}/stacks/{stack_name}"
 
 
 def stack_names(environment_names) -> list[str]:

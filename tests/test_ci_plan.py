@@ -123,6 +123,10 @@ def test_prepare_outputs_the_environment_of_the_callers_ref(numbered, numbered_c
         assert {key: outputs[key] for key in identities(numbered, name)} == identities(numbered, name)
         registry = registry_url_prefix(environment.region, environment.project_id, environment.registry_repository)
         assert all(entry["ref"].startswith(f"{registry}/") for entry in json.loads(outputs["matrix"]))
+        # Where `make synth` writes the app stack (cdktf.json's output, cdktf.out by default); tofu runs there.
+        outdir = json.loads((ROOT / "cdktf.json").read_text()).get("output", "cdktf.out")
+        assert outputs["stack"] == f"{outdir}/stacks/app-{name}"
+        assert main([name, "stack"]) == 0 and capsys.readouterr().out.strip() == outputs["stack"]
 
 
 def test_a_ref_that_deploys_nothing_fails_first_in_one_line(platform):

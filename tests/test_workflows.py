@@ -102,10 +102,11 @@ def test_environment_comes_from_the_callers_ref(deploy):
     assert re.search(r'tools\.ci_plan prepare "\$GITHUB_REF" ', step["run"])
     assert deploy["jobs"]["apply"]["environment"] == "${{ needs.prepare.outputs.environment }}"
     assert "inputs.environment" not in (WORKFLOWS / "deploy.yml").read_text()
+    assert prepare["outputs"]["stack"] == "${{ steps.plan.outputs.stack }}"
     for name, job in deploy["jobs"].items():
-        for variable in ("DEPLOY_ENV", "STACK"):
+        for variable, output in (("DEPLOY_ENV", "environment"), ("STACK", "stack")):
             if f"${variable}" in runs(job) or f"env.{variable}" in str(job):
-                assert "${{ needs.prepare.outputs.environment }}" in job.get("env", {}).get(variable, ""), f"{name}: {variable} is not the derived environment"
+                assert job.get("env", {}).get(variable) == f"${{{{ needs.prepare.outputs.{output} }}}}", f"{name}: {variable} is not prepare's {output}"
                 assert "prepare" in needs(job), name
 
 

@@ -9,7 +9,10 @@ workflow holds a list of services, images, environments or identities.
         other ref, tags and pull requests included, fails), `tags` (image -> tag:
         v<APP_DIR/VERSION>-<short sha of APP_DIR>, or the override), `matrix` (one
         build per image, with its Dockerfile, context, tag and build arguments),
-        `provider` and the `deployer`/`builder`/`planner` service-account emails
+        `stack` (the app stack's folder, where tofu runs), `provider` and the
+        `deployer`/`builder`/`planner` service-account emails
+    python -m tools.ci_plan ENV stack
+        the folder of the environment's app stack (cdktf.out/stacks/app-ENV)
     python -m tools.ci_plan ENV identities
         GITHUB_OUTPUT lines `provider` and the three service-account emails only
     python -m tools.ci_plan ENV tfvars TAGS_JSON [ROLLOUT]
@@ -34,9 +37,11 @@ from platform_config.naming import (
     IMAGE_TAGS_OUTPUT,
     ROLLOUT_OUTPUT,
     ROLLOUT_VARIABLE,
+    app_stack_name,
     registry_url_prefix,
     service_account_email,
     service_url,
+    stack_directory,
     workload_identity_provider_name,
 )
 
@@ -185,6 +190,7 @@ def prepare(platform: Platform, ref: str, app_dir: str, tag_overrides: str = "{}
         "environment": env_name,
         "tags": json.dumps(tags),
         "matrix": json.dumps(build_matrix(platform, env_name, tags)),
+        "stack": stack_directory(app_stack_name(env_name)),
         **identities(platform, env_name),
     }
     return [f"{key}={value}" for key, value in step_outputs.items()]
@@ -202,6 +208,8 @@ def run(argv: list[str]) -> list[str]:
             raise PlanError("usage: see `python -m tools.ci_plan --help`")
         raise PlanError(f"usage: see `python -m tools.ci_plan --help`; environments: {', '.join(platform.environments)}")
     env_name, command, *rest = argv
+    if command == "stack" and not rest:
+        return [stack_directory(app_stack_name(env_name))]
     if command == "identities" and not rest:
         return [f"{key}={value}" for key, value in identities(platform, env_name).items()]
     if command == "tfvars" and len(rest) in (1, 2):

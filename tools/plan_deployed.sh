@@ -7,19 +7,19 @@
 # Exit: tofu plan's own (with -detailed-exitcode, 2 means changes: drift).
 set -uo pipefail
 env_name="$1"; shift
-stack="cdktf.out/stacks/app-$env_name"
+stack=$(.venv/bin/python -m tools.ci_plan "$env_name" stack) || exit 1
 tofu -chdir="$stack" init -input=false || exit 1
 tofu -chdir="$stack" output -json > "$stack/deployed-outputs.json" || exit 1
 .venv/bin/python -m tools.ci_plan "$env_name" deployed-tfvars "$stack/deployed-outputs.json" > "$stack/deployed.auto.tfvars.json"
 case $? in
   0) ;;
-  3) printf '### Plan of `app-%s`\n\nNot deployed yet: nothing runs to compare with.\n' "$env_name" > plan-summary.md; exit 0 ;;
+  3) printf '### Plan of `%s`\n\nNot deployed yet: nothing runs to compare with.\n' "$(basename "$stack")" > plan-summary.md; exit 0 ;;
   *) exit 1 ;;
 esac
 tofu -chdir="$stack" plan -input=false -lock=false "$@" -out=deployed.tfplan
 status=$?
 if [ "$status" -ne 1 ]; then
   tofu -chdir="$stack" show -json deployed.tfplan > "$stack/plan.json" || exit 1
-  .venv/bin/python -m tools.plan_summary "$stack/plan.json" "app-$env_name" > plan-summary.md || exit 1
+  .venv/bin/python -m tools.plan_summary "$stack/plan.json" "$(basename "$stack")" > plan-summary.md || exit 1
 fi
 exit "$status"

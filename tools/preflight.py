@@ -59,11 +59,13 @@ from google.protobuf.json_format import ParseError
 from platform_config import ConfigError, Platform, app_state_prefix, custom_role_id, load_platform, runtime_account_id
 from platform_config.naming import (
     BOOTSTRAP_STATE_PREFIX,
+    DEFAULT_OUTDIR,
     LOCAL_STATE_FILE,
     STATE_OBJECT,
     bootstrap_stack_name,
     data_bucket_names,
     service_account_email,
+    synth_outdir,
     url_secret_ids,
 )
 from platform_config.role_permissions import PLANNER_PERMISSIONS, ROLE_PERMISSIONS
@@ -205,7 +207,7 @@ class Google:
 
 
 class Preflight:
-    def __init__(self, platform: Platform, env_name: str, identity: str, google: Google, outdir: Path = Path("cdktf.out")):
+    def __init__(self, platform: Platform, env_name: str, identity: str, google: Google, outdir: Path = Path(DEFAULT_OUTDIR)):
         self.platform, self.env_name, self.identity, self.google = platform, env_name, identity, google
         self.env = platform.environments[env_name]
         self.project, self.region = self.env.project_id, self.env.region
@@ -689,8 +691,7 @@ def preflight(platform: Platform, env_name: str, identity: str = "deployer") -> 
         return Report(problems=[f"cannot get an access token from Google: {_short(error)}"])
     except ValueError as error:
         return Report(problems=[_short(error)])
-    outdir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
-    return Preflight(platform, env_name, identity, google_apis, outdir).run()
+    return Preflight(platform, env_name, identity, google_apis, Path(synth_outdir())).run()
 
 
 def _parse_args(argv: list[str]) -> tuple[str | None, str]:

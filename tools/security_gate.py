@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script (make security): tools.cli is in the project
 
+from platform_config.naming import DEFAULT_OUTDIR  # noqa: E402
 from tools.cli import OneLineParser  # noqa: E402
 
 CONFIG_FILE = ROOT / ".checkov.yaml"
@@ -108,7 +109,7 @@ def evaluate(report: dict, stacks: list[str], skipped: set[str], unchecked: Coll
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="tools/security_gate.py", description=__doc__.splitlines()[0])
-    parser.add_argument("outdir", nargs="?", default="cdktf.out", type=Path)
+    parser.add_argument("outdir", nargs="?", default=DEFAULT_OUTDIR, type=Path)
     parser.add_argument("--checkov", default=shutil.which("checkov") or "checkov")
     args = parser.parse_args(argv)
     try:
