@@ -76,8 +76,12 @@ synth-diff: $(VENV)/.synced
 preflight: $(VENV)/.synced
 	@$(PY) -m tools.preflight $(ENV) $(if $(IDENTITY),--identity $(IDENTITY))
 
+# One worker per core (at most 4), each synthesizing once; a test file stays
+# on one worker, so its module fixtures run once.
+TEST_WORKERS := -n auto --maxprocesses 4 --dist loadfile
+
 test: install
-	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$$PATH" $(PY) -m pytest $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The tests marked slow (the cdktf CLI synthesis without shortcuts); CI runs them after make test.
 test-slow: install
