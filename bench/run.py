@@ -200,6 +200,7 @@ def test_rows() -> list[str]:
     summary = next((line.strip("= ") for line in reversed(result.stdout.splitlines()) if " in " in line and ("passed" in line or "failed" in line)), "")
     rows = [
         f"`make test` (everything installed): {wall:.1f} s wall, budget {TEST_BUDGET_S} s; pytest: {summary}.",
+        "Test files run on one worker per core (pytest-xdist), so the times below add up to more than the wall time.",
         "",
         "| slowest test files | s (setup + call + teardown) |",
         "|---|---|",
