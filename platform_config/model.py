@@ -311,7 +311,8 @@ class Environment(Strict):
     move_to_bootstrap: bool = Field(
         default=False,
         description="true: the environment was applied when the app stack held the runtime accounts, URL secrets and "
-        "data buckets; the bootstrap imports them and the app stack forgets them. Set back to false once both stacks are applied.",
+        "the traditions bucket (layout 1's only data bucket); the bootstrap imports them and the app stack forgets them. "
+        "Set back to false once both stacks are applied.",
     )
 
 

@@ -14,7 +14,16 @@ from .gcp import (
     STARTUP_PROBE_MAX_SECONDS,
 )
 from .model import Environment, Platform, Service
-from .naming import BUILTIN_PLACEHOLDERS, data_bucket_name, image_tag_variable_name, runtime_account_id, service_urls_secret_id
+from .naming import (
+    BUILTIN_PLACEHOLDERS,
+    IMAGE_TAGS_OUTPUT,
+    ROLLOUT_OUTPUT,
+    ROLLOUT_VARIABLE,
+    data_bucket_name,
+    image_tag_variable_name,
+    runtime_account_id,
+    service_urls_secret_id,
+)
 from .patterns import ACCOUNT_ID, CREDENTIAL_NAME, SECRET_ID, bucket_name_problem
 from .templates import TemplateError, placeholders
 from .workload_identity import attribute_condition, attribute_mapping
@@ -23,12 +32,42 @@ Problem = tuple[tuple[str | int, ...], str]
 
 # Roles that would make the CI deployer a project owner in all but name.
 FORBIDDEN_DEPLOYER_ROLES = frozenset({"roles/owner", "roles/editor"})
-# Construct ids of the app and bootstrap stacks a service's or a data
-# bucket's id would clash with: both sit directly in a stack, under their name.
+# Ids directly in the app or bootstrap stack besides the services' and the
+# data buckets' own: a service's name or a data bucket's key equal to one
+# would clash (cdktf refuses two constructs of one id). tests/test_bad_input.py
+# checks the list against every synthesized stack.
 RESERVED_CONSTRUCT_IDS = frozenset(
-    {"project", "registry-check", "runtime-identities-check", "apis", "registry", "state-bucket", "deployer", "planner", "builder", "github"}
+    {
+        # both stacks: provider, backend
+        "google",
+        "backend",
+        # app stack
+        "project",
+        "registry-check",
+        "runtime-identities-check",
+        ROLLOUT_VARIABLE,
+        ROLLOUT_OUTPUT,
+        IMAGE_TAGS_OUTPUT,
+        "service_urls",
+        # bootstrap stack
+        "apis",
+        "registry",
+        "state-bucket",
+        "deployer",
+        "planner",
+        "builder",
+        "github",
+        "deployer_email",
+        "planner_email",
+        "builder_email",
+        "workload_identity_provider",
+        "registry_url_prefix",
+        "state_bucket",
+    }
 )
-RESERVED_SERVICE_PREFIXES = ("image-check-", "url-secret-")
+RESERVED_PREFIXES = ("image-check-", "url-secret-", "image_tag_")
+# Words tools/ci_plan.py takes where an environment's name may stand.
+RESERVED_ENVIRONMENT_NAMES = frozenset({"prepare", "environments"})
 
 NAME_PLACEHOLDERS = frozenset({"env", "project"})
 
@@ -68,6 +107,7 @@ def cross_check(platform: Platform) -> list[Problem]:
         problems += ci_accounts_distinct(env_name, environment)
         problems += workload_identity_within_google_limits(platform, env_name)
     problems += deploy_branches_apart(platform)
+    problems += environment_names_not_reserved(platform)
     problems += adopted_services_configured(platform)
     problems += adopted_buckets_configured(platform)
     problems += invoker_check_off_only_when_public(platform)
@@ -112,7 +152,7 @@ def service_name_unique(platform: Platform, index: int, service: Service) -> lis
 
 
 def service_name_not_reserved(platform: Platform, index: int, service: Service) -> list[Problem]:
-    if service.name in RESERVED_CONSTRUCT_IDS or service.name.startswith(RESERVED_SERVICE_PREFIXES):
+    if service.name in RESERVED_CONSTRUCT_IDS or service.name.startswith(RESERVED_PREFIXES):
         return [(("services", index, "name"), f"{service.name!r} is a name the stacks use for something else; rename the service")]
     return []
 
@@ -148,15 +188,12 @@ def secrets_declared(platform: Platform, index: int, service: Service) -> list[P
     return problems
 
 
+def _not_a_data_bucket(platform: Platform, key: str) -> str:
+    return f"{echo(key)} is not a data bucket; use one of data_buckets ({', '.join(platform.data_buckets) or 'none configured'})"
+
+
 def bucket_access_to_configured_buckets(platform: Platform, index: int, service: Service) -> list[Problem]:
-    return [
-        (
-            ("services", index, "bucket_access", key),
-            f"{echo(key)} is not a data bucket; use one of data_buckets ({', '.join(platform.data_buckets) or 'none configured'})",
-        )
-        for key in service.bucket_access
-        if key not in platform.data_buckets
-    ]
+    return [(("services", index, "bucket_access", key), _not_a_data_bucket(platform, key)) for key in service.bucket_access if key not in platform.data_buckets]
 
 
 def calls_listed_once(platform: Platform, index: int, service: Service) -> list[Problem]:
@@ -355,7 +392,7 @@ def data_bucket_keys_apart(platform: Platform) -> list[Problem]:
     for key in platform.data_buckets:
         if key in BUILTIN_PLACEHOLDERS:
             problems.append((("data_buckets", key), f"{key!r} is a built-in placeholder ({', '.join(BUILTIN_PLACEHOLDERS)}); use another key"))
-        elif key in RESERVED_CONSTRUCT_IDS or key in services:
+        elif key in RESERVED_CONSTRUCT_IDS or key.startswith(RESERVED_PREFIXES) or key in services:
             problems.append((("data_buckets", key), f"{key!r} is a name the stacks use for something else (or a service's); use another key"))
     return problems
 
@@ -546,12 +583,16 @@ def adopted_buckets_configured(platform: Platform) -> list[Problem]:
     for env_name, environment in platform.environments.items():
         at = ("environments", env_name, "adopt_buckets")
         problems += [(at, f"lists {key!r} more than once; keep one") for key in _duplicates(environment.adopt_buckets)]
-        problems += [
-            (at, f"{key!r} is not a data bucket; use one of data_buckets ({', '.join(platform.data_buckets) or 'none configured'})")
-            for key in dict.fromkeys(environment.adopt_buckets)
-            if key not in platform.data_buckets
-        ]
+        problems += [(at, _not_a_data_bucket(platform, key)) for key in dict.fromkeys(environment.adopt_buckets) if key not in platform.data_buckets]
     return problems
+
+
+def environment_names_not_reserved(platform: Platform) -> list[Problem]:
+    return [
+        (("environments", env_name), f"{env_name!r} is a command of tools/ci_plan.py, which takes environment names; rename the environment")
+        for env_name in platform.environments
+        if env_name in RESERVED_ENVIRONMENT_NAMES
+    ]
 
 
 def deploy_branches_apart(platform: Platform) -> list[Problem]:

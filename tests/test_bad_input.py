@@ -22,7 +22,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from platform_config import ConfigError, load_platform, parse_platform
+from platform_config import DEFAULT_CONFIG, ConfigError, load_platform, parse_platform
 from platform_config.gcp import RESERVED_ENV_NAMES
 from platform_config.loader import MAX_CONFIG_BYTES, MAX_PROBLEMS, _SafeLoader
 from platform_config.model import Platform
@@ -35,11 +35,11 @@ from platform_config.naming import (
     service_urls_secret_id,
 )
 from platform_config.patterns import ACCOUNT_ID, BUCKET_KEY, SECRET_ID, SERVICE_NAME, bucket_name_problem
-from platform_config.rules import RESERVED_CONSTRUCT_IDS, RESERVED_SERVICE_PREFIXES
+from platform_config.rules import RESERVED_CONSTRUCT_IDS, RESERVED_ENVIRONMENT_NAMES, RESERVED_PREFIXES
 from platform_config.templates import TemplateError, placeholders, render
 
 from .config_problems import SOURCE, only, problems, service
-from .conftest import ROOT
+from .conftest import ROOT, TEST_ONLY_BUCKET
 
 # A location is a field path, "(top level)", "(file)" or "line N, column M".
 # A field path holds plain names, and quoted ones for anything else.
@@ -166,8 +166,9 @@ def test_explicit_tags_are_refused(tmp_path, text):
 
 
 def test_string_tag_is_allowed(tmp_path):
-    platform = load_platform(write(tmp_path, default_text().replace("name: mindmirror\n", "name: !!str mindmirror\n", 1)))
-    assert platform.name == "mindmirror"
+    name = load_platform(DEFAULT_CONFIG).name
+    platform = load_platform(write(tmp_path, default_text().replace(f"name: {name}\n", f"name: !!str {name}\n", 1)))
+    assert platform.name == name
 
 
 FORMAT_SPECS = [
@@ -190,7 +191,7 @@ FORMAT_SPECS = [
 @pytest.mark.parametrize(
     "where, place",
     [
-        ("data bucket name", "data_buckets.test_only_bucket.name"),
+        ("data bucket name", f"data_buckets.{TEST_ONLY_BUCKET}.name"),
         ("service_urls_secret", "service_urls_secret"),
         ("service env", "services[meals-service].env.OFF_USER_AGENT"),
         ("env group", "env_groups.shared.LOG_LEVEL"),
@@ -203,7 +204,7 @@ def test_format_specs_are_refused_once_where_written(config_copy, spec, where, p
     elif where == "env group":
         config_copy["env_groups"]["shared"]["LOG_LEVEL"] = value
     elif where == "data bucket name":
-        config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": value}
+        config_copy.setdefault("data_buckets", {})[TEST_ONLY_BUCKET] = {"name": value}
     else:
         config_copy[where] = value
     lines = problems(config_copy)
@@ -265,7 +266,7 @@ def test_duplicate_list_entries_are_refused(config_copy, field):
     only(problems(config_copy), field, "more than once; keep one")
 
 
-@pytest.mark.parametrize("name", sorted(RESERVED_CONSTRUCT_IDS) + [prefix + "mesh" for prefix in RESERVED_SERVICE_PREFIXES])
+@pytest.mark.parametrize("name", [n for n in sorted(RESERVED_CONSTRUCT_IDS) + [p + "mesh" for p in RESERVED_PREFIXES] if SERVICE_NAME.fullmatch(n)])
 def test_service_names_that_clash_with_app_stack_constructs(config_copy, name):
     service(config_copy, "gateway")["name"] = name
     # A long reserved name is also too long for a runtime account id: that is another line.
@@ -276,6 +277,7 @@ def test_service_names_that_clash_with_app_stack_constructs(config_copy, name):
 def test_reserved_construct_ids_are_the_stacks_other_construct_ids(stacks, platform):
     """The list in the rules follows the stacks: every top-level construct of
     an app or bootstrap stack that is neither a service nor a data bucket
+    (resources, data sources, outputs, variables, the provider, the backend)
     could clash with a service name or a data bucket key."""
     for stack in stacks.values():
         top_level = {
@@ -284,19 +286,30 @@ def test_reserved_construct_ids_are_the_stacks_other_construct_ids(stacks, platf
             for items in blocks.values()
             for body in items.values()
         }
+        # Outputs, variables and providers are named by their construct ids; cdktf names every backend "backend".
+        top_level |= {*stack.get("output", {}), *stack.get("variable", {}), *stack["provider"], "backend"}
         others = top_level - {s.name for s in platform.services} - set(platform.data_buckets)
         for construct_id in others:
             if SERVICE_NAME.fullmatch(construct_id) or BUCKET_KEY.fullmatch(construct_id):
-                assert construct_id in RESERVED_CONSTRUCT_IDS or construct_id.startswith(RESERVED_SERVICE_PREFIXES), construct_id
+                assert construct_id in RESERVED_CONSTRUCT_IDS or construct_id.startswith(RESERVED_PREFIXES), construct_id
 
 
-@pytest.mark.parametrize("key", sorted(k for k in RESERVED_CONSTRUCT_IDS if BUCKET_KEY.fullmatch(k)) + ["a_service", *BUILTIN_PLACEHOLDERS])
+@pytest.mark.parametrize(
+    "key", [k for k in sorted(RESERVED_CONSTRUCT_IDS) + [p + "x" for p in RESERVED_PREFIXES] if BUCKET_KEY.fullmatch(k)] + ["a_service", *BUILTIN_PLACEHOLDERS]
+)
 def test_data_bucket_keys_that_clash_are_refused(config_copy, key):
     """A key is a construct id of the bootstrap stack and a placeholder."""
     if key == "a_service":
         key = service(config_copy, "gateway")["name"] = "testonly"
     config_copy.setdefault("data_buckets", {})[key] = {"name": f"{key}-{{project}}-{{env}}"}
     only(problems(config_copy), f"data_buckets.{key}", "use another key")
+
+
+@pytest.mark.parametrize("name", sorted(RESERVED_ENVIRONMENT_NAMES))
+def test_environment_names_that_are_ci_plan_commands(config_copy, name):
+    environments = config_copy["environments"]
+    environments[name] = environments.pop(next(iter(environments)))
+    only(problems(config_copy), f"environments.{name}", "command of tools/ci_plan.py")
 
 
 def test_images_sharing_a_tag_variable_are_refused(config_copy):
@@ -414,21 +427,21 @@ def test_same_state_bucket_in_two_environments(config_copy):
 
 
 def test_same_data_bucket_in_two_environments(config_copy):
-    config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": "one-test-only-bucket"}
+    config_copy.setdefault("data_buckets", {})[TEST_ONLY_BUCKET] = {"name": "one-test-only-bucket"}
     first, *others = config_copy["environments"]
-    clashes = [line for line in problems(config_copy) if f"also the test_only_bucket bucket of '{first}'" in line]
-    assert len(clashes) == len(others) and all(line.startswith(f"{SOURCE}: data_buckets.test_only_bucket.name: ") for line in clashes)
+    clashes = [line for line in problems(config_copy) if f"also the {TEST_ONLY_BUCKET} bucket of '{first}'" in line]
+    assert len(clashes) == len(others) and all(line.startswith(f"{SOURCE}: data_buckets.{TEST_ONLY_BUCKET}.name: ") for line in clashes)
 
 
 def test_two_data_buckets_of_one_name(config_copy):
     buckets = config_copy.setdefault("data_buckets", {})
-    buckets["test_only_bucket"] = buckets["test_only_other"] = {"name": "test-only-{project}-{env}"}
-    clashes = [line for line in problems(config_copy) if "also the test_only_bucket bucket of" in line]
+    buckets[TEST_ONLY_BUCKET] = buckets["test_only_other"] = {"name": "test-only-{project}-{env}"}
+    clashes = [line for line in problems(config_copy) if f"also the {TEST_ONLY_BUCKET} bucket of" in line]
     assert len(clashes) == len(config_copy["environments"]) and all(line.startswith(f"{SOURCE}: data_buckets.test_only_other.name: ") for line in clashes)
 
 
 def test_data_bucket_equal_to_a_state_bucket(config_copy):
-    config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": "{project}-state"}
+    config_copy.setdefault("data_buckets", {})[TEST_ONLY_BUCKET] = {"name": "{project}-state"}
     for env in config_copy["environments"].values():
         env["state_bucket"] = f"{env['project_id']}-state"
     clashes = [line for line in problems(config_copy) if "also the state bucket of" in line]
@@ -436,41 +449,41 @@ def test_data_bucket_equal_to_a_state_bucket(config_copy):
 
 
 def test_data_bucket_template_takes_env_and_project_only(config_copy):
-    config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": "test-only-{region}"}
-    only(problems(config_copy), "data_buckets.test_only_bucket.name", "unknown placeholder(s) ['region']")
+    config_copy.setdefault("data_buckets", {})[TEST_ONLY_BUCKET] = {"name": "test-only-{region}"}
+    only(problems(config_copy), f"data_buckets.{TEST_ONLY_BUCKET}.name", "unknown placeholder(s) ['region']")
 
 
 def test_access_to_an_unknown_data_bucket(config_copy):
-    service(config_copy, "gateway")["bucket_access"] = {"test_only_bucket": "objectViewer"}
-    only(problems(config_copy), "services[gateway].bucket_access.test_only_bucket", "not a data bucket", "data_buckets")
+    service(config_copy, "gateway")["bucket_access"] = {TEST_ONLY_BUCKET: "objectViewer"}
+    only(problems(config_copy), f"services[gateway].bucket_access.{TEST_ONLY_BUCKET}", "not a data bucket", "data_buckets")
 
 
 @pytest.mark.parametrize("access", ["admin", "roles/storage.admin", "legacyBucketOwner"])
 def test_bucket_access_is_read_or_read_write_only(config_copy, access):
-    config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": "test-only-{project}-{env}"}
-    service(config_copy, "gateway")["bucket_access"] = {"test_only_bucket": access}
-    only(problems(config_copy), "services[gateway].bucket_access.test_only_bucket", "objectViewer")
+    config_copy.setdefault("data_buckets", {})[TEST_ONLY_BUCKET] = {"name": "test-only-{project}-{env}"}
+    service(config_copy, "gateway")["bucket_access"] = {TEST_ONLY_BUCKET: access}
+    only(problems(config_copy), f"services[gateway].bucket_access.{TEST_ONLY_BUCKET}", "objectViewer")
 
 
 def test_adopted_bucket_must_be_configured(config_copy):
     env_name = next(iter(config_copy["environments"]))
-    config_copy["environments"][env_name]["adopt_buckets"] = ["test_only_bucket", "test_only_bucket"]
+    config_copy["environments"][env_name]["adopt_buckets"] = [TEST_ONLY_BUCKET, TEST_ONLY_BUCKET]
     at = f"{SOURCE}: environments.{env_name}.adopt_buckets: "
     lines = sorted(line.removeprefix(at) for line in problems(config_copy) if line.startswith(at))
-    assert len(lines) == 2 and "'test_only_bucket' is not a data bucket" in lines[0] and "more than once" in lines[1], lines
+    assert len(lines) == 2 and f"{TEST_ONLY_BUCKET!r} is not a data bucket" in lines[0] and "more than once" in lines[1], lines
 
 
 def test_env_value_may_name_a_data_bucket(config_copy):
-    config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": "test-only-{project}-{env}"}
-    service(config_copy, "gateway")["env"]["TEST_ONLY_BUCKET"] = "{test_only_bucket}"
+    config_copy.setdefault("data_buckets", {})[TEST_ONLY_BUCKET] = {"name": "test-only-{project}-{env}"}
+    service(config_copy, "gateway")["env"]["TEST_ONLY_BUCKET"] = f"{{{TEST_ONLY_BUCKET}}}"
     platform = parse_platform(config_copy, source=SOURCE)
     for env_name, environment in platform.environments.items():
-        assert render("{test_only_bucket}", placeholder_values(platform, env_name)) == f"test-only-{environment.project_id}-{env_name}"
+        assert render(f"{{{TEST_ONLY_BUCKET}}}", placeholder_values(platform, env_name)) == f"test-only-{environment.project_id}-{env_name}"
 
 
-@pytest.mark.parametrize("name", ["test_only_bucket", *BUILTIN_PLACEHOLDERS])
+@pytest.mark.parametrize("name", [TEST_ONLY_BUCKET, *BUILTIN_PLACEHOLDERS])
 def test_vars_do_not_replace_other_placeholders(config_copy, name):
-    config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": "test-only-{project}-{env}"}
+    config_copy.setdefault("data_buckets", {})[TEST_ONLY_BUCKET] = {"name": "test-only-{project}-{env}"}
     env_name = next(iter(config_copy["environments"]))
     config_copy["environments"][env_name].setdefault("vars", {})[name] = "x"
     only(problems(config_copy), f"environments.{env_name}.vars.{name}", "already a placeholder")

@@ -4,6 +4,7 @@ naming the file, the field path and the fix."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import yaml
 from platform_config import ConfigError, load_platform, parse_platform
 
 from .config_problems import SOURCE, only, problems, service
-from .conftest import ROOT
+from .conftest import ROOT, TEST_ONLY_BUCKET
 
 
 def test_default_configuration_is_valid(raw_config):
@@ -156,11 +157,11 @@ def test_invalid_state_bucket_name(config_copy, bucket):
 
 
 def test_invalid_data_bucket_name_after_substitution(config_copy, platform):
-    config_copy.setdefault("data_buckets", {})["test_only_bucket"] = {"name": "Test-Only-{project}-{env}"}
+    config_copy.setdefault("data_buckets", {})[TEST_ONLY_BUCKET] = {"name": "Test-Only-{project}-{env}"}
     lines = problems(config_copy)
     for env_name, environment in platform.environments.items():
         rendered = f"'Test-Only-{environment.project_id}-{env_name}'"
-        only([line for line in lines if f"environment {env_name!r}" in line], "data_buckets.test_only_bucket.name", rendered, "3-63 lowercase")
+        only([line for line in lines if f"environment {env_name!r}" in line], f"data_buckets.{TEST_ONLY_BUCKET}.name", rendered, "3-63 lowercase")
 
 
 def test_deployer_may_not_be_owner(config_copy):
@@ -193,7 +194,7 @@ def test_every_problem_is_reported_at_once(config_copy):
 
 
 def test_duplicate_yaml_keys_are_refused(tmp_path):
-    text = (ROOT / "config" / "platform.yaml").read_text().replace("name: mindmirror\n", "name: mindmirror\nname: other\n", 1)
+    text = re.sub(r"^name: .*\n", lambda first: first.group() + "name: other\n", (ROOT / "config" / "platform.yaml").read_text(), count=1, flags=re.M)
     path = tmp_path / "dup.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError) as caught:

@@ -30,7 +30,7 @@ def changed_platform(synthesize_variant) -> dict[str, dict]:
     def change(config):
         next(s for s in config["services"] if s["name"] == "meals-service")["port"] = 8080
         drop_service(config, "movements-service")
-        config["environments"]["production"]["state_bucket"] = "mindmirror-tofu-state-v2"
+        config["environments"]["production"]["state_bucket"] += "-v2"
 
     return synthesize_variant(change)
 
@@ -40,8 +40,11 @@ def test_identical_trees_report_no_changes(stacks):
     assert report.splitlines() == [MARKER, "## Synth diff", "", "No changes: every synthesized stack is identical."]
 
 
-def test_report_says_exactly_what_changed(stacks, changed_platform):
+def test_report_says_exactly_what_changed(stacks, changed_platform, platform):
     diffs = by_name(diff_trees(stacks, changed_platform))
+    old_bucket = platform.environments["production"].state_bucket
+    new_bucket = f"{old_bucket}-v2"
+    old_port = platform.service("meals-service").port
 
     bootstrap = diffs["bootstrap-production"]
     assert not bootstrap.added
@@ -50,7 +53,7 @@ def test_report_says_exactly_what_changed(stacks, changed_platform):
     assert {a.split(".")[0] for a in bootstrap.removed} >= {"google_service_account", "google_secret_manager_secret"}
     [(bucket, changes)] = bootstrap.changed.items()
     assert bucket.startswith("google_storage_bucket.state-bucket")
-    assert [(c.path, c.old, c.new, c.destructive) for c in changes] == [("name", "mindmirror-tofu-state", "mindmirror-tofu-state-v2", True)]
+    assert [(c.path, c.old, c.new, c.destructive) for c in changes] == [("name", old_bucket, new_bucket, True)]
     staging = diffs["bootstrap-staging"]
     assert not staging.added and not staging.changed
     assert staging.removed == sorted(a for a in blocks(stacks["bootstrap-staging"]) if "movements" in a.lower())
@@ -61,8 +64,8 @@ def test_report_says_exactly_what_changed(stacks, changed_platform):
     assert {"google_cloud_run_v2_service", "google_secret_manager_secret_version", "google_artifact_registry_docker_image"} <= removed_types
     assert app.removed == sorted(a for a in blocks(stacks["app-production"]) if "movements" in a.lower())
     meals = next(a for a in app.changed if a.startswith("google_cloud_run_v2_service.meals-service"))
-    assert [(c.path, c.old, c.new) for c in app.changed[meals]] == [("template.containers[0].ports.container_port", 8000, 8080)]
-    assert [(c.path, c.new, c.destructive) for c in app.changed["terraform"]] == [("backend.gcs.bucket", "mindmirror-tofu-state-v2", True)]
+    assert [(c.path, c.old, c.new) for c in app.changed[meals]] == [("template.containers[0].ports.container_port", old_port, 8080)]
+    assert [(c.path, c.new, c.destructive) for c in app.changed["terraform"]] == [("backend.gcs.bucket", new_bucket, True)]
     users = next(a for a in app.changed if a.startswith("google_cloud_run_v2_service.users-service"))
     assert [c.path for c in app.changed[users]] == ["template.containers[0].env[name=MOVEMENTS_SERVICE_URL]"]
     assert "variable" in app.changed and "output" in app.changed
@@ -70,8 +73,8 @@ def test_report_says_exactly_what_changed(stacks, changed_platform):
 
     report = render(diff_trees(stacks, changed_platform))
     assert f"### bootstrap-production: 0 added, {len(bootstrap.removed)} removed, 1 changed ⚠" in report
-    assert '  - ⚠ `name`: `"mindmirror-tofu-state"` → `"mindmirror-tofu-state-v2"` (forces replacement)' in report
-    assert "  - `template.containers[0].ports.container_port`: `8000` → `8080`" in report
+    assert f'  - ⚠ `name`: `"{old_bucket}"` → `"{new_bucket}"` (forces replacement)' in report
+    assert f"  - `template.containers[0].ports.container_port`: `{old_port}` → `8080`" in report
     # Dropping a service removes resources from every stack.
     assert f"**Destructive changes (⚠) in: {', '.join(sorted(stacks))}.**" in report
 
