@@ -99,25 +99,25 @@ def synthesize_variant(tmp_path_factory, raw_config):
 @pytest.fixture(scope="session")
 def variant(synthesize_variant) -> dict[str, dict]:
     """One synthesis of the default platform changed by configuration alone:
-    a new service (coach-service), meals-service made private, production's
+    a new service (test-svc, a name no platform has), meals-service made private, production's
     bootstrap state moved into its bucket, staging's state bucket in the US
     multi-region. Each change touches stacks the others leave alone."""
 
     def change(config):
         config["services"].append(
             {
-                "name": "coach-service",
-                "image": "coach_service",
+                "name": "test-svc",
+                "image": "test_svc",
                 "port": 8080,
-                "url_name": "COACH_SERVICE_URL",
-                "build": {"dockerfile": "coach_service/Dockerfile", "context": "."},
+                "url_name": "TEST_SVC_URL",
+                "build": {"dockerfile": "test_svc/Dockerfile", "context": "."},
                 "env": {"ENVIRONMENT": "{env}"},
                 "secrets": {"DATABASE_URL": "DATABASE_URL"},
                 "calls": ["meals-service", "users-service"],
             }
         )
         next(s for s in config["services"] if s["name"] == "meals-service")["public"] = False
-        next(s for s in config["services"] if s["name"] == "gateway")["calls"].append("coach-service")
+        next(s for s in config["services"] if s["name"] == "gateway")["calls"].append("test-svc")
         config["environments"]["production"]["bootstrap_backend"] = "gcs"
         config["environments"]["staging"]["state_bucket_location"] = "US"
 
