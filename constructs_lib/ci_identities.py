@@ -15,7 +15,7 @@ from platform_config.role_permissions import BUILDER_PERMISSIONS, PLANNER_PERMIS
 
 class CiIdentity(Construct):
     """A service account for CI with one custom project role of exactly
-    `permissions` (`role_id` per environment: platform_config.custom_role_id).
+    `permissions` (`role_id` per environment: platform_config.ci_role_id).
 
     Example::
 

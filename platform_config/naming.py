@@ -122,7 +122,16 @@ def url_secret_ids(platform, environment_name: str) -> list[str]:
     return [*(s.url_name for s in platform.services if s.url_name), service_urls_secret_id(platform, environment_name)]
 
 
-def custom_role_id(base: str, environment_name: str) -> str:
-    """A project custom role per environment (`cdktfDeployer_staging`), so two
-    environments in one project do not collide; role ids allow [a-zA-Z0-9_.]."""
-    return f"{base}_{environment_name}"
+# The custom project role of each CI identity, one per environment.
+CI_ROLE_BASES = {"deployer": "cdktfDeployer", "planner": "cdktfPlanner", "builder": "cdktfBuilder"}
+
+
+def ci_role_id(identity: str, environment_name: str) -> str:
+    """A CI identity's custom role id in an environment (`cdktfDeployer_staging`),
+    so two environments in one project do not collide; role ids allow [a-zA-Z0-9_.]."""
+    return f"{CI_ROLE_BASES[identity]}_{environment_name}"
+
+
+def ci_role_name(project: str, identity: str, environment_name: str) -> str:
+    """The role's full name, as IAM policies hold it."""
+    return f"projects/{project}/roles/{ci_role_id(identity, environment_name)}"

@@ -18,7 +18,7 @@ from constructs_lib.ordering import after
 from constructs_lib.project_services import ProjectServices
 from constructs_lib.published_secret import WRITER_ROLES, PublishedSecret
 from constructs_lib.runtime_identity import RuntimeIdentity
-from platform_config import Adoptable, Platform, custom_role_id, runtime_account_id, url_secret_ids
+from platform_config import Adoptable, Platform, ci_role_id, runtime_account_id, url_secret_ids
 from platform_config.gcp import BUCKET_ACCESS_ROLES
 from platform_config.naming import BOOTSTRAP_STATE_PREFIX, LOCAL_STATE_FILE, data_bucket_name
 from platform_config.workload_identity import attribute_condition, attribute_mapping
@@ -90,7 +90,7 @@ class BootstrapStack(TerraformStack):
             account_id=self.environment.deployer_account_id,
             project_roles=self.platform.deployer_project_roles,
             custom_role_permissions=self.platform.deployer_permissions,
-            role_id=custom_role_id("cdktfDeployer", self.env_name),
+            role_id=ci_role_id("deployer", self.env_name),
             exists=Adoptable.deployer in self.adopt,
         )
         state_bucket.grant("deployer-state-access", role="roles/storage.objectAdmin", member=deployer.member)
@@ -100,9 +100,9 @@ class BootstrapStack(TerraformStack):
     def _planner_and_builder(self, state_bucket: HardenedBucket, registry: DockerRegistry) -> tuple[CiIdentity, CiIdentity]:
         """CI identities besides the deployer, with their access to state and images."""
         project, env_name, environment = self.environment.project_id, self.env_name, self.environment
-        planner = ci_planner(self, "planner", project=project, account_id=environment.planner_account_id, role_id=custom_role_id("cdktfPlanner", env_name))
+        planner = ci_planner(self, "planner", project=project, account_id=environment.planner_account_id, role_id=ci_role_id("planner", env_name))
         state_bucket.grant("planner-state-read", role="roles/storage.objectViewer", member=planner.member)
-        builder = ci_builder(self, "builder", project=project, account_id=environment.builder_account_id, role_id=custom_role_id("cdktfBuilder", env_name))
+        builder = ci_builder(self, "builder", project=project, account_id=environment.builder_account_id, role_id=ci_role_id("builder", env_name))
         registry.grant("builder-image-push", role="roles/artifactregistry.writer", member=builder.member)
         return planner, builder
 

@@ -40,8 +40,8 @@ from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from platform_config import Platform, custom_role_id, runtime_account_id, url_secret_ids
-from platform_config.naming import service_account_email
+from platform_config import Platform, runtime_account_id, url_secret_ids
+from platform_config.naming import ci_role_name, service_account_email
 
 PROJECT_NUMBER = "123456789012"
 STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}
@@ -87,7 +87,7 @@ class FakeGoogle:
         self.enabled_apis[project] = set(platform.apis)
         self.service_accounts.update(runtime_email(platform, s.name, env_name) for s in platform.services)
         deployer = f"serviceAccount:{service_account_email(environment.deployer_account_id, project)}"
-        roles = [*platform.deployer_project_roles, f"projects/{project}/roles/{custom_role_id('cdktfDeployer', env_name)}"]
+        roles = [*platform.deployer_project_roles, ci_role_name(project, "deployer", env_name)]
         self.bindings[project] = [{"role": role, "members": [deployer]} for role in roles]
 
 

@@ -9,6 +9,8 @@ import copy
 
 import pytest
 
+from platform_config import ci_role_id
+
 from .iam_reference import ALLOWED_SET_IAM_POLICY, APP_STACK_PERMISSIONS, ESCALATION_PERMISSIONS, ROLE_PERMISSIONS
 from .tfjson import address_of, resources
 
@@ -107,7 +109,7 @@ def test_deployer_holds_what_every_app_resource_needs(stacks, choices, platform)
 
 def test_a_missing_permission_fails(stacks, environment, env_name):
     bootstrap = copy.deepcopy(stacks[f"bootstrap-{env_name}"])
-    [role] = [r for r in resources(bootstrap, "google_project_iam_custom_role").values() if r["role_id"].startswith("cdktfDeployer")]
+    [role] = [r for r in resources(bootstrap, "google_project_iam_custom_role").values() if r["role_id"] == ci_role_id("deployer", env_name)]
     role["permissions"] = [p for p in role["permissions"] if p != "run.services.create"]
     acts_as = resources(bootstrap, "google_service_account_iam_member")
     for name in [n for n, b in acts_as.items() if b["role"] == "roles/iam.serviceAccountUser"][:1]:

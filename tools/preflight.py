@@ -56,13 +56,14 @@ from google.cloud import artifactregistry_v1, resourcemanager_v3, secretmanager_
 from google.cloud.storage.retry import DEFAULT_RETRY as STORAGE_RETRY
 from google.protobuf.json_format import ParseError
 
-from platform_config import ConfigError, Platform, app_state_prefix, custom_role_id, load_platform, runtime_account_id
+from platform_config import ConfigError, Platform, app_state_prefix, load_platform, runtime_account_id
 from platform_config.naming import (
     BOOTSTRAP_STATE_PREFIX,
     DEFAULT_OUTDIR,
     LOCAL_STATE_FILE,
     STATE_OBJECT,
     bootstrap_stack_name,
+    ci_role_name,
     data_bucket_names,
     service_account_email,
     synth_outdir,
@@ -97,10 +98,7 @@ URL_SECRET_PERMISSIONS = {
 # Deploying a Cloud Run service that runs as an account needs actAs on it.
 # https://cloud.google.com/run/docs/securing/service-identity#permissions
 RUNTIME_ACCOUNT_PERMISSIONS = {"deployer": ("iam.serviceAccounts.actAs",), "planner": ()}
-# Names repeated from code that tools cannot import cheaply (the constructs load
-# the provider bindings): the deployer's custom role id (constructs_lib/ci_deployer.py;
-# per environment, with the suffix _<env>, once platform_config.naming.custom_role_id
-# lands) and where a bootstrap state lives (stacks/bootstrap_stack.py).
+# Where the bootstrap's state lives once moved into the bucket.
 BOOTSTRAP_STATE_OBJECT = f"{BOOTSTRAP_STATE_PREFIX}/{STATE_OBJECT}"
 # The resource types of a state file that the preflight looks for: their kind
 # here, and the attribute that names each.
@@ -387,7 +385,7 @@ class Preflight:
 
     def _read_states(self, bucket: storage.Bucket, prefix: str) -> None:
         """What the stacks manage already (created or adopted): no 409 for those."""
-        self.app_managed = self._state_names(bucket, f"{prefix}/default.tfstate") or set()
+        self.app_managed = self._state_names(bucket, f"{prefix}/{STATE_OBJECT}") or set()
         if self.env.bootstrap_backend == "gcs":
             self.bootstrap_managed = self._state_names(bucket, BOOTSTRAP_STATE_OBJECT)
             return
@@ -598,7 +596,7 @@ class Preflight:
         member = f"serviceAccount:{email}"
         expected = set(self.platform.deployer_project_roles)
         if self.platform.deployer_permissions:
-            expected.add(f"projects/{self.project}/roles/{custom_role_id('cdktfDeployer', self.env_name)}")
+            expected.add(ci_role_name(self.project, "deployer", self.env_name))
         try:
             policy = self.google.projects.get_iam_policy(
                 request={"resource": f"projects/{self.project}", "options": {"requested_policy_version": 3}},
