@@ -1,10 +1,26 @@
-"""Argument parsing for the tools: a bad argument is one line and exit 2."""
+"""What the tools share: a bad argument or input file is one line and exit 2."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 from typing import NoReturn
+
+
+class InputError(Exception):
+    """Input a tool cannot use; one line for the user."""
+
+
+def read_json(path: Path):
+    """The JSON in `path`; InputError (one line) when it cannot be read or parsed."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InputError(f"cannot read {path} ({error.strerror})") from None
+    except (ValueError, RecursionError) as error:  # bad JSON, not UTF-8, nested too deep
+        raise InputError(f"{path} is not valid JSON: {' '.join(str(error).split())[:200]}") from None
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script (make security): tools.cli is in the project
 
 from platform_config.naming import DEFAULT_OUTDIR  # noqa: E402
-from tools.cli import OneLineParser  # noqa: E402
+from tools.cli import InputError, OneLineParser, read_json  # noqa: E402
 
 CONFIG_FILE = ROOT / ".checkov.yaml"
 # Checks that guard the rules this project exists for; never skipped.
@@ -41,12 +41,7 @@ def copy_without_imports(outdir: Path, scan_dir: Path) -> list[str]:
     """Copies every stack's cdk.tf.json minus `import` and `removed`; returns the stack names."""
     names = []
     for path in sorted(outdir.glob("stacks/*/cdk.tf.json")):
-        try:
-            stack = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise InputError(f"cannot read {path} ({error.strerror})") from None
-        except (ValueError, RecursionError) as error:  # bad JSON, not UTF-8, nested too deep
-            raise InputError(f"{path} is not valid JSON: {' '.join(str(error).split())[:200]}") from None
+        stack = read_json(path)
         if not isinstance(stack, dict):
             raise InputError(f"{path} is not a cdktf stack (a JSON object)")
         stack.pop("import", None)
@@ -61,10 +56,6 @@ def copy_without_imports(outdir: Path, scan_dir: Path) -> list[str]:
 def nothing_to_check(outdir: Path) -> set[str]:
     """Stacks whose every resource is of a type checkov has no check for."""
     return {path.parent.name for path in outdir.glob("stacks/*/cdk.tf.json") if set(json.loads(path.read_text()).get("resource", {})) <= NO_CHECKOV_CHECKS}
-
-
-class InputError(Exception):
-    """Input the gate cannot scan; one line for the user."""
 
 
 def run_checkov(checkov: str, scan_dir: Path) -> dict:

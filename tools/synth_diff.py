@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.cli import OneLineParser
+from tools.cli import InputError, OneLineParser, read_json
 
 MARKER = "<!-- cdktf-synth-diff -->"
 # GitHub refuses comments over 65,536 characters; leave room for the note.
@@ -109,10 +109,6 @@ class StackDiff:
         return bool(self.removed) or any(c.destructive for changes in self.changed.values() for c in changes)
 
 
-class InputError(Exception):
-    """A tree this tool cannot diff; one line for the user."""
-
-
 def read_tree(outdir: Path) -> dict[str, dict]:
     """Stack name -> JSON of every stack under `outdir`; InputError for a
     missing folder, a folder without stacks (a failed synthesis must not read
@@ -127,12 +123,7 @@ def read_tree(outdir: Path) -> dict[str, dict]:
 
 
 def _read_stack(path: Path) -> dict:
-    try:
-        stack = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(f"cannot read {path} ({error.strerror})") from None
-    except (ValueError, RecursionError) as error:  # bad JSON, not UTF-8, nested too deep
-        raise InputError(f"{path} is not valid JSON: {' '.join(str(error).split())[:200]}") from None
+    stack = read_json(path)
     sections = [stack.get(kind) for kind in ("resource", "data")] if isinstance(stack, dict) else []
     well_formed = isinstance(stack, dict) and all(
         section is None
