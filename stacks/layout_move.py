@@ -1,9 +1,9 @@
 """Moving what the app stack used to hold into the admin-applied bootstrap
 stack, without destroying anything (README, "Moving resources between stacks").
 
-Until the runtime accounts, their grants, the URL secrets and the data
-buckets (MindMirror's traditions bucket) moved to the bootstrap stack
-(layout 1), the app stack created them.
+Until the runtime accounts, their grants, the URL secrets and the traditions
+bucket (its only data bucket) moved to the bootstrap stack (layout 1), the
+app stack created them.
 An environment applied with layout 1 sets `move_to_bootstrap: true`: the
 bootstrap imports what would otherwise fail with 409, and the app stack
 forgets its old addresses with `removed` blocks (`destroy = false`).
