@@ -19,11 +19,18 @@ OUT := cdktf.out
 
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: help install install-python rehearse schema test-slow synth cdktf-synth security preflight synth-diff test bench clean
+# The engine: OpenTofu built from engine/go.mod (pinned with engine/go.sum).
+ENGINE := .engine
+TOFU := $(CURDIR)/$(ENGINE)/bin/tofu
+export TOFU
+
+.PHONY: help engine seed-state install install-python rehearse schema test-slow synth cdktf-synth security preflight synth-diff test bench clean
 
 help:
 	@echo "make synth                        synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
 	@echo "make test                         run the test suite (all but the tests marked slow)"
+	@echo "make engine                       build OpenTofu from engine/go.mod into $(ENGINE)/bin (first time ~8 min)"
+	@echo "make seed-state ENV=<env>         admin, after the bootstrap: create the app stack's empty state once"
 	@echo "make test-slow                    the tests marked slow (cdktf CLI synthesis, ~20 s)"
 	@echo "make cdktf-synth                  the same synthesis through the cdktf CLI"
 	@echo "make security                     synthesize, then checkov over every stack"
@@ -51,7 +58,16 @@ node_modules/.installed: package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: $(VENV)/.synced node_modules/.installed $(CHECKOV)
+# OpenTofu from its Go module (no registry, no download site): once per
+# machine, then Go's build cache makes a rebuild quick.
+$(TOFU): engine/go.mod engine/go.sum
+	@command -v go >/dev/null || { echo "error: make engine needs Go >= 1.24 on PATH (https://go.dev/doc/install)" >&2; exit 2; }
+	@echo "building OpenTofu $$(sed -n 's/^require github.com\/opentofu\/opentofu v//p' engine/go.mod) from engine/go.mod into $(ENGINE)/bin (first time: several minutes)"
+	@cd engine && GOFLAGS=-mod=readonly GOTOOLCHAIN=local go build -trimpath -ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no" -o $(TOFU) github.com/opentofu/opentofu/cmd/tofu
+
+engine: $(TOFU)
+
+install: $(VENV)/.synced node_modules/.installed $(CHECKOV) $(TOFU)
 
 install-python: $(VENV)/.synced
 
@@ -86,6 +102,11 @@ test: install
 # The tests marked slow (the cdktf CLI synthesis without shortcuts); CI runs them after make test.
 test-slow: install
 	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$$PATH" $(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+# Admin, right after applying bootstrap-<env>: the app stack's state object,
+# created empty once (never replaced), so the planner's first plan can read it.
+seed-state: synth $(TOFU)
+	@$(PY) -m tools.seed_state $(ENV)
 
 # The deploy workflow run by act, through the application's caller, against local stand-ins.
 rehearse: $(VENV)/.synced

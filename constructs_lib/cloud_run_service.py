@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_google.cloud_run_v2_service import (
     CloudRunV2Service,
     CloudRunV2ServiceTemplate,
@@ -123,6 +124,13 @@ class CloudRunService(Construct):
                 containers=[_container(container)],
             ),
             depends_on=depends_on,
+            # The service-level `scaling` block is Optional but not Computed in
+            # provider 6.50.0 (resource_cloud_run_v2_service.go, schema "scaling"),
+            # and Read stores what the API returns for a service created without
+            # one (flattenCloudRunV2ServiceScaling): every plan would show
+            # `- scaling {...}`. Fixed upstream in 7.13.0 (magic-modules #15808).
+            # Instance counts are set per revision (template.scaling) instead.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["scaling"]),
         )
         adopt_if(self.service, exists, f"projects/{project}/locations/{region}/services/{name}")
 

@@ -196,7 +196,8 @@ def scenarios(rehearsal: Rehearsal):
 
 
 def main() -> int:
-    from tests import fake_google_apis, gcs_emulator
+    from gcp_twin import gcs_server as gcs_emulator
+    from tests import fake_google_apis
 
     workdir = Path(tempfile.mkdtemp(prefix="rehearsal-"))
     gcs = gcs_emulator.start()

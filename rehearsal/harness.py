@@ -31,10 +31,10 @@ from platform_config import load_platform
 from platform_config.naming import (
     app_stack_name,
     bootstrap_stack_name,
-    data_bucket_names,
     service_account_email,
     workload_identity_provider_name,
 )
+from tests import fake_google_apis
 
 from .standins import ENVIRONMENT_CLAIM
 
@@ -228,13 +228,7 @@ class Rehearsal:
         self.gcs.reset()
         self.google.fake.reset()
         self.google.fake.provision(self.platform, scenario.environment)
-        buckets = list(data_bucket_names(self.platform, scenario.environment).values())
-        if not scenario.missing_state_bucket:
-            buckets.append(environment.state_bucket)
-        for name in buckets:
-            bucket = self.gcs.client(environment.project_id).bucket(name)
-            bucket.versioning_enabled = True
-            bucket.create(location=environment.region)
+        fake_google_apis.provision_buckets(self.gcs, self.google.fake, self.platform, scenario.environment, state_bucket=not scenario.missing_state_bucket)
         self._seed(world, scenario)
         health = HealthServer(world)
         if scenario.drift:

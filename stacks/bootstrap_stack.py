@@ -14,6 +14,7 @@ from constructs_lib.ci_identities import CiIdentity, ci_builder, ci_planner
 from constructs_lib.docker_registry import DockerRegistry
 from constructs_lib.github_workload_identity import GitHubWorkloadIdentity
 from constructs_lib.hardened_bucket import HardenedBucket
+from constructs_lib.operator_secrets import OperatorSecretsPresent
 from constructs_lib.ordering import after
 from constructs_lib.project_services import ProjectServices
 from constructs_lib.published_secret import WRITER_ROLES, PublishedSecret
@@ -151,6 +152,13 @@ class BootstrapStack(TerraformStack):
         actAs on each, the URL secrets with the deployer's per-secret rights
         (and the planner's read), the data buckets and the services' access
         to them. The app stack names them."""
+        # Read at plan time: a missing operator secret stops the plan before anything changes.
+        OperatorSecretsPresent(
+            self,
+            "operator-secrets",
+            project=self.environment.project_id,
+            secret_ids=[secret for service in self.platform.services for secret in service.secrets.values()],
+        )
         identities = self._runtime_identities(deployer)
         buckets = self._data_buckets(identities)
         secrets = self._url_secrets(deployer, planner)

@@ -152,7 +152,7 @@ def choices(synthesize_variant) -> dict[str, dict]:
 
 @pytest.fixture(scope="session")
 def gcs_emulator():
-    from . import gcs_emulator as emulator_module
+    from gcp_twin import gcs_server as emulator_module
 
     emulator = emulator_module.start()
     yield emulator

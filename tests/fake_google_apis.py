@@ -40,8 +40,9 @@ from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from gcp_twin import gcs_server
 from platform_config import Platform, runtime_account_id, url_secret_ids
-from platform_config.naming import ci_role_name, service_account_email
+from platform_config.naming import STATE_OBJECT, app_state_prefix, ci_role_name, data_bucket_names, service_account_email
 
 PROJECT_NUMBER = "123456789012"
 STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}
@@ -65,6 +66,7 @@ class FakeGoogle:
     # Resource names answered with 403: projects/P/secrets/S, ..., and for
     # Cloud Storage b/BUCKET (its settings) and b/BUCKET/o (its objects).
     forbidden: set[str] = field(default_factory=set)
+    bucket_locations: dict[str, str] = field(default_factory=dict)  # bucket -> its location (fake-gcs-server keeps none)
     garbage: bool = False  # every answer is 200 with a body that is not JSON
 
     def reset(self) -> None:
@@ -89,6 +91,23 @@ class FakeGoogle:
         deployer = f"serviceAccount:{service_account_email(environment.deployer_account_id, project)}"
         roles = [*platform.deployer_project_roles, ci_role_name(project, "deployer", env_name)]
         self.bindings[project] = [{"role": role, "members": [deployer]} for role in roles]
+
+
+def provision_buckets(gcs, fake: FakeGoogle, platform: Platform, env_name: str, *, state_bucket: bool = True) -> None:
+    """The buckets as the bootstrap apply leaves them, in fake-gcs-server
+    (`gcs`: gcp_twin.gcs_server's emulator): data buckets, and the versioned
+    state bucket with the app state that `make seed-state` creates."""
+    environment = platform.environments[env_name]
+    client = gcs.client(environment.project_id)
+    for key, name in data_bucket_names(platform, env_name).items():
+        client.create_bucket(name)
+        fake.bucket_locations[name] = platform.data_buckets[key].location or environment.region
+    if state_bucket:
+        state = client.bucket(environment.state_bucket)
+        state.versioning_enabled = True
+        state.create()
+        state.blob(f"{app_state_prefix(env_name)}/{STATE_OBJECT}").upload_from_string(json.dumps({"version": 4, "resources": []}))
+        fake.bucket_locations[state.name] = environment.state_bucket_location or environment.region
 
 
 def operator_secrets_read(platform: Platform) -> list[str]:
@@ -213,6 +232,8 @@ class _Handler(BaseHTTPRequestHandler):
                 status, content, kind = response.status, response.read(), response.headers.get("Content-Type", "")
         except urllib.error.HTTPError as error:
             status, content, kind = error.code, error.read(), error.headers.get("Content-Type", "")
+        if method == "GET" and re.fullmatch(r"/storage/v1/b(/[^/]+)?", urlsplit(self.path).path):
+            content = gcs_server.with_locations(content, self.fake.bucket_locations)
         self._send(status, content, kind)
 
     def _json(self, status: int, payload: dict) -> None:

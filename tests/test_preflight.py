@@ -16,7 +16,7 @@ import pytest
 from google.auth.exceptions import DefaultCredentialsError
 
 from platform_config import Platform
-from platform_config.naming import data_bucket_names, service_account_email
+from platform_config.naming import STATE_OBJECT, app_state_prefix, data_bucket_names, service_account_email
 from platform_config.role_permissions import PLANNER_PERMISSIONS
 from tools import preflight as tool
 from tools.preflight import (
@@ -66,12 +66,7 @@ class World:
         return f"projects/{self.project}/secrets/{secret_id}"
 
     def provision(self) -> World:
-        client = self.gcs.client(self.project)
-        state = client.create_bucket(self.environment.state_bucket)
-        state.versioning_enabled = True
-        state.patch()
-        for name in data_buckets(self.platform, self.env_name):
-            client.create_bucket(name)
+        fake_google_apis.provision_buckets(self.gcs, self.fake, self.platform, self.env_name)
         self.fake.provision(self.platform, self.env_name)
         # What the bootstrap created (the adopted URL secrets were imported).
         self.write_bootstrap_state(
@@ -145,7 +140,7 @@ def test_the_probe_object_is_removed(world):
     world.provision()
     assert world.run().problems == []
     bucket = world.environment.state_bucket
-    assert not list(world.gcs.client(world.project).list_blobs(bucket))
+    assert [blob.name for blob in world.gcs.client(world.project).list_blobs(bucket)] == [f"{app_state_prefix(world.env_name)}/{STATE_OBJECT}"]
 
 
 def test_production_without_registry_bucket_and_a_secret_names_all_three(world, capsys):
@@ -297,7 +292,7 @@ def test_a_403_on_the_state_bucket_tells_missing_bucket_from_missing_permission(
     world.provision()
     bucket = world.environment.state_bucket
     if not bucket_exists:
-        world.gcs.client(world.project).get_bucket(bucket).delete()
+        world.gcs.client(world.project).get_bucket(bucket).delete(force=True)
     world.fake.forbidden.update({"settings": f"b/{bucket}", "objects": f"b/{bucket}/o"}[f] for f in forbidden)
     [problem] = world.run().problems
     assert problem.startswith(expected.format(bucket=bucket, project=world.project, env=world.env_name))
@@ -575,3 +570,33 @@ def test_the_command_line_runs_as_a_module(world):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"preflight: {world.env_name} is ready to deploy as the planner ({world.project})"
+
+
+# --- what the real engine showed (README, The engine) -------------------------
+
+
+def test_an_unseeded_app_state_is_named_with_make_seed_state(world):
+    world.provision()
+    state = world.gcs.client(world.project).bucket(world.environment.state_bucket)
+    state.blob(f"{app_state_prefix(world.env_name)}/{STATE_OBJECT}").delete()
+    assert world.run("planner").problems == [
+        f"the app state gs://{state.name}/{app_state_prefix(world.env_name)}/{STATE_OBJECT} does not exist, so the planner's "
+        f"`tofu init` would fail (it may not create it): an admin runs `make seed-state ENV={world.env_name}` once (README, Deploy from scratch)"
+    ]
+
+
+def test_a_bucket_elsewhere_than_configured_is_named_with_the_setting(world):
+    """An adopted bucket in another location would be replaced by the bootstrap (location forces replacement)."""
+    world.provision()
+    environment, key = world.environment, next(iter(world.platform.data_buckets))
+    data_bucket = data_bucket_names(world.platform, world.env_name)[key]
+    world.fake.bucket_locations[environment.state_bucket] = "us"
+    world.fake.bucket_locations[data_bucket] = "EUROPE-WEST1"
+    configured_state = (environment.state_bucket_location or environment.region).upper()
+    configured_data = (world.platform.data_buckets[key].location or environment.region).upper()
+    assert world.run().problems == [
+        f"state bucket gs://{environment.state_bucket} is in US, configuration says {configured_state}: a bucket cannot move, "
+        f"so the bootstrap would replace it; set environments.{world.env_name}.state_bucket_location: US",
+        f"{key} bucket gs://{data_bucket} is in EUROPE-WEST1, configuration says {configured_data}: a bucket cannot move, "
+        f"so the bootstrap would replace it; set data_buckets.{key}.location: EUROPE-WEST1",
+    ]

@@ -336,6 +336,7 @@ class Preflight:
         except exceptions.Forbidden:
             self.report.problem(self._forbidden_bucket(url, prefix))
             return
+        self.same_location(bucket, self.env.state_bucket_location or self.region, f"state bucket {url}", f"environments.{self.env_name}.state_bucket_location")
         if not bucket.versioning_enabled:
             self.report.problem(
                 f"state bucket {url} does not keep versions, so a bad state write cannot be undone: "
@@ -348,6 +349,17 @@ class Preflight:
         if not missing and self.identity == "deployer":
             self._probe_objects(bucket, prefix)
         self._read_states(bucket, prefix)
+
+    def same_location(self, bucket: storage.Bucket, configured: str, what: str, field: str) -> None:
+        """A bucket's location cannot change: the bootstrap would replace an
+        existing bucket whose location differs from configuration
+        (google_storage_bucket's `location` is ForceNew)."""
+        actual = (bucket.location or "").upper()
+        if actual and actual != configured.upper():
+            self.report.problem(
+                f"{what} is in {actual}, configuration says {configured.upper()}: a bucket cannot move, so the bootstrap "
+                f"would replace it; set {field}: {actual}"
+            )
 
     def _forbidden_bucket(self, url: str, prefix: str) -> str:
         """A 403 on the bucket: tell a missing bucket from a missing permission
@@ -385,7 +397,15 @@ class Preflight:
 
     def _read_states(self, bucket: storage.Bucket, prefix: str) -> None:
         """What the stacks manage already (created or adopted): no 409 for those."""
-        self.app_managed = self._state_names(bucket, f"{prefix}/{STATE_OBJECT}") or set()
+        app_state = f"{prefix}/{STATE_OBJECT}"
+        if self._app_state_missing(bucket, app_state):
+            # OpenTofu's GCS backend writes an empty state where there is none
+            # (already in `tofu init`), which the planner may not (tools/seed_state.py).
+            self.report.problem(
+                f"the app state gs://{bucket.name}/{app_state} does not exist, so the planner's `tofu init` would fail "
+                f"(it may not create it): an admin runs `make seed-state ENV={self.env_name}` once (README, Deploy from scratch)"
+            )
+        self.app_managed = self._state_names(bucket, app_state) or set()
         if self.env.bootstrap_backend == "gcs":
             self.bootstrap_managed = self._state_names(bucket, BOOTSTRAP_STATE_OBJECT)
             return
@@ -398,6 +418,12 @@ class Preflight:
                 "accounts, URL secrets and data buckets are adopted is not checked: run the preflight "
                 "where that state is, or move it into the bucket (README, Deploy from scratch, step 3)"
             )
+
+    def _app_state_missing(self, bucket: storage.Bucket, name: str) -> bool:
+        try:
+            return not bucket.blob(name).exists(**self.google.gcs)
+        except exceptions.Forbidden:
+            return False  # told by _state_names, which reads it
 
     def _state_names(self, bucket: storage.Bucket, name: str) -> set[tuple[str, str]] | None:
         try:
@@ -548,7 +574,7 @@ class Preflight:
         for key, name in data_bucket_names(self.platform, self.env_name).items():
             what = f"{key} bucket gs://{name}"
             try:
-                self.google.storage.get_bucket(name, **self.google.gcs)
+                bucket = self.google.storage.get_bucket(name, **self.google.gcs)
             except exceptions.NotFound:
                 self.report.problem(
                     f"{what} is adopted (environments.{self.env_name}.adopt_buckets) but does not exist in {self.project}: "
@@ -560,6 +586,7 @@ class Preflight:
             except exceptions.Forbidden:
                 self.forbidden(what, "storage.buckets.get")
                 continue
+            self.same_location(bucket, self.platform.data_buckets[key].location or self.region, what, f"data_buckets.{key}.location")
             if key not in adopted and self.managed("bucket", name) is False:
                 self.report.problem(self.not_adopted(what, "adopt_buckets"))
 

@@ -80,3 +80,11 @@ def test_adoption_imports_with_the_documented_id():
     out = synth(stack)
     (address,) = resources(out, "google_cloud_run_v2_service")
     assert imports(out) == {f"google_cloud_run_v2_service.{address}": f"projects/{PROJECT}/locations/{REGION}/services/api"}
+
+
+def test_service_level_scaling_is_left_to_google():
+    """Provider 6.50.0 reads back a service-level `scaling` block the config
+    does not set (Optional, not Computed): without ignore_changes every plan
+    shows a change (README, The engine). Instance counts live in the template."""
+    assert service_of()["lifecycle"]["ignore_changes"] == ["scaling"]
+    assert "scaling" not in service_of()

