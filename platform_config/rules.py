@@ -57,6 +57,7 @@ RESERVED_CONSTRUCT_IDS = frozenset(
         "planner",
         "builder",
         "github",
+        "operator-secrets",
         "deployer_email",
         "planner_email",
         "builder_email",
