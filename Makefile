@@ -24,7 +24,7 @@ ENGINE := .engine
 TOFU := $(CURDIR)/$(ENGINE)/bin/tofu
 export TOFU
 
-.PHONY: help engine seed-state install install-python rehearse schema test-slow synth cdktf-synth security preflight synth-diff test bench clean
+.PHONY: help engine seed-state mutate install install-python rehearse schema test-slow synth cdktf-synth security preflight synth-diff test bench clean
 
 help:
 	@echo "make synth                        synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
@@ -39,6 +39,7 @@ help:
 	@echo "make rehearse                     run the deploy workflows with act against local stand-ins"
 	@echo "make schema                       regenerate config/platform.schema.json from the model"
 	@echo "make bench                        timings, written to bench/RESULTS.md"
+	@echo "make mutate                       the mutation gate: every safety mutant must be killed (~10 min)"
 
 $(PIPENV):
 	@$(PYTHON) -m venv $(TOOLS)/pipenv
@@ -111,6 +112,11 @@ seed-state: synth $(TOFU)
 # The deploy workflow run by act, through the application's caller, against local stand-ins.
 rehearse: $(VENV)/.synced
 	@$(PY) -m rehearsal
+
+# Every safety mutant of mutation/mutants.yaml, alone in a scratch copy, must
+# fail a non-snapshot test (CI runs it after the rehearsal).
+mutate: install
+	@$(PY) -m mutation
 
 # Timings of every way to synthesize, side by side; writes bench/RESULTS.md (several minutes).
 bench: install

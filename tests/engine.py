@@ -7,9 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from .conftest import ROOT
+from .needs import unavailable
 
 TOFU = Path(os.environ.get("TOFU") or ROOT / ".engine" / "bin" / "tofu")
 # Where providers would be found (a filesystem mirror: tofu init never asks a registry).
@@ -19,10 +18,7 @@ PROVIDER_MIRROR = ROOT / ".engine" / "providers"
 def require_engine() -> Path:
     """The engine, or the test stops: skipped locally with the reason, failed under CI."""
     if not TOFU.is_file():
-        message = f"OpenTofu is not built ({TOFU}): run `make engine`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"OpenTofu is not built ({TOFU}): run `make engine`")
     return TOFU
 
 

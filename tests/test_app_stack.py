@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import os
-import shutil
-import subprocess
 
 import pytest
 
@@ -17,6 +13,8 @@ from platform_config.templates import render
 from stacks.layout_move import cdktf_logical_id, moved_addresses
 
 from .conftest import ROOT
+from .engine import engine_env
+from .engine import run as engine_run
 from .tfjson import data_sources, find_cycle, only, resources
 
 
@@ -195,6 +193,17 @@ def test_url_secret_versions_for_every_service(stack, platform, env_name, enviro
     assert "google_secret_manager_secret" not in stack["resource"]
 
 
+def test_every_service_takes_traffic_from_the_internet(stack, platform):
+    """Public services are reached from the internet, and private ones are
+    called by the others through their public run.app URLs (no VPC), IAM
+    deciding who may invoke: both need ingress ALL (Cloud Run Admin API v2,
+    IngressTraffic: INGRESS_TRAFFIC_ALL, not INTERNAL_ONLY or
+    INTERNAL_LOAD_BALANCER)."""
+    services = resources(stack, "google_cloud_run_v2_service").values()
+    assert len(services) == len(platform.services)
+    assert {service["name"]: service["ingress"] for service in services} == {s.name: "INGRESS_TRAFFIC_ALL" for s in platform.services}
+
+
 def test_public_services_are_invokable_by_all_users(stack, platform):
     invokers = resources(stack, "google_cloud_run_v2_service_iam_member").values()
     public = {s.name for s in platform.services if s.public and not s.invoker_iam_disabled}
@@ -331,20 +340,16 @@ def test_every_condition_is_an_expression(stacks):
 
 def test_image_tag_validation_runs_in_a_real_engine(stack, tmp_path):
     """The tag inputs of the stack, alone with a built-in resource, planned by
-    `tofu` (else `terraform`): a good tag plans, a bad one fails with our message."""
-    engine = shutil.which("tofu") or shutil.which("terraform")
-    if not engine:
-        pytest.skip("neither tofu nor terraform is installed")
+    the project's OpenTofu: a good tag plans, a bad one fails with our message."""
     (tmp_path / "main.tf.json").write_text(
         json.dumps({"variable": stack["variable"], "resource": {"terraform_data": {"tags": {"input": [f"${{var.{v}}}" for v in stack["variable"]]}}}})
     )
-    env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_CLI_CONFIG_FILE": os.devnull}
-    run = functools.partial(subprocess.run, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
-    assert run([engine, "init", "-input=false", "-no-color"]).returncode == 0
+    env = engine_env(tmp_path, "http://127.0.0.1:9/storage/v1/", "unused")
+    assert engine_run(tmp_path, env, "init", "-input=false", "-no-color").returncode == 0
     good = [f"-var={v}=v1.0.0-22403cf" for v in stack["variable"]]
-    assert run([engine, "plan", "-input=false", "-no-color", *good]).returncode == 0
+    assert engine_run(tmp_path, env, "plan", "-input=false", "-no-color", *good).returncode == 0
     first = next(iter(stack["variable"]))
-    bad = run([engine, "plan", "-input=false", "-no-color", *good, f"-var={first}=not a tag"])
+    bad = engine_run(tmp_path, env, "plan", "-input=false", "-no-color", *good, f"-var={first}=not a tag")
     assert bad.returncode != 0 and f"{first} must be a Docker image tag" in " ".join(bad.stderr.split())
 
 

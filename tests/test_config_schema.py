@@ -15,6 +15,7 @@ from platform_config import DEFAULT_CONFIG, schema
 from platform_config.schema import SCHEMA_FILE, schema_text
 
 from .conftest import ROOT
+from .needs import unavailable
 
 # The main environment has no JSON-schema validator (and none is added for
 # this); checkov's own environment, installed for `make test`, has one.
@@ -95,7 +96,7 @@ def _validator_python() -> str:
             continue
         if found.returncode == 0:
             return python
-    pytest.skip("no JSON-schema validator (jsonschema) installed in the project or checkov environment")
+    unavailable("no JSON-schema validator (jsonschema) installed in the project or checkov environment")
 
 
 def _schema_errors(documents: list[dict]) -> list[list[str]]:

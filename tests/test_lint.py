@@ -10,7 +10,7 @@ from pathlib import Path
 from .conftest import ROOT
 
 BIN = Path(sys.executable).parent
-TYPED = ["main.py", "platform_config", "constructs_lib", "stacks", "tools", "rehearsal", "bench", "gcp_twin"]
+TYPED = ["main.py", "platform_config", "constructs_lib", "stacks", "tools", "rehearsal", "bench", "gcp_twin", "mutation"]
 
 
 def run(*command: str) -> subprocess.CompletedProcess:

@@ -14,6 +14,7 @@ import pytest
 from tools.security_gate import CONFIG_FILE, NEVER_SKIP, NO_CHECKOV_CHECKS, evaluate, nothing_to_check, skipped_ids
 
 from .conftest import ROOT
+from .needs import unavailable
 
 GATE = [sys.executable, str(ROOT / "tools" / "security_gate.py")]
 
@@ -21,7 +22,7 @@ GATE = [sys.executable, str(ROOT / "tools" / "security_gate.py")]
 def checkov() -> str:
     found = shutil.which("checkov")
     if not found:
-        pytest.skip("checkov is not on PATH: `make test` installs it in .tools/checkov and runs this test")
+        unavailable("checkov is not on PATH: `make test` installs it in .tools/checkov and runs this test")
     return found
 
 

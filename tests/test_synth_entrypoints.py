@@ -27,6 +27,7 @@ from platform_config import stack_names
 from synth.provider_bindings import LAZY_INDEX, PACKAGE
 
 from .conftest import ROOT, stack_files
+from .needs import unavailable
 
 CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"
 
@@ -56,9 +57,9 @@ def run_main(tmp_path, extra_env: dict[str, str], script: list[str] | None = Non
 @pytest.mark.slow
 def test_cdktf_cli_without_shortcuts_writes_the_same_bytes(tmp_path, synth_dir):
     if not CDKTF.exists():
-        pytest.skip("cdktf-cli is not installed: run `make test` (it runs npm ci) to include this test")
+        unavailable("cdktf-cli is not installed: run `make test` (it runs npm ci) to include this test")
     if not shutil.which("pipenv"):
-        pytest.skip("pipenv is not on PATH: run `make test`, which puts the project's pipenv there")
+        unavailable("pipenv is not on PATH: run `make test`, which puts the project's pipenv there")
     assert str(LAZY_INDEX) not in os.environ.get("NODE_OPTIONS", ""), "the session's shortcut leaked into its subprocesses"
     outdir = tmp_path / "cli.out"
     result = subprocess.run(
