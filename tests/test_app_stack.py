@@ -7,9 +7,7 @@ import json
 import pytest
 
 from platform_config import ConfigError, parse_platform
-from platform_config.naming import placeholder_values
 from platform_config.patterns import CREDENTIAL_NAME
-from platform_config.templates import render
 from stacks.layout_move import cdktf_logical_id, moved_addresses
 
 from .conftest import ROOT
@@ -147,13 +145,17 @@ def test_health_probes_follow_configuration(stack, platform):
             assert container[kind] == expected, (service.name, kind)
 
 
-def test_plain_env_values_are_the_configuration_rendered(stack, platform, env_name):
-    """env groups in order, then env; placeholders rendered for the environment."""
-    values = placeholder_values(platform, env_name)
+def test_plain_env_values_are_the_configuration_rendered(stack, platform, env_name, environment):
+    """env groups in order, then env; placeholders rendered for the
+    environment as the README documents them (`{name}` and `{{`/`}}`, which is
+    str.format_map's syntax: not the production renderer)."""
+    builtin = {"env": env_name, "project": environment.project_id, "region": environment.region}
+    buckets = {key: bucket.name.format_map(builtin) for key, bucket in platform.data_buckets.items()}
+    values = {**builtin, **buckets, **environment.vars}
     for service in platform.services:
         configured = {k: v for group in service.env_groups for k, v in platform.env_groups[group].items()} | service.env
         plain = {name: entry["value"] for name, entry in env_of(cloud_run(stack)[service.name]).items() if "value" in entry and name in configured}
-        assert plain == {name: render(template, values) for name, template in configured.items()}, service.name
+        assert plain == {name: template.format_map(values) for name, template in configured.items()}, service.name
 
 
 def test_service_urls_are_wired_from_calls_without_references(stack, platform, environment):

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from platform_config import parse_platform
-from platform_config.naming import ROLLOUT_VARIABLE, registry_url_prefix, service_url
+from platform_config.naming import ROLLOUT_VARIABLE, registry_url_prefix
 from tools.ci_plan import PlanError, build_matrix, deployed_tags, environment_for_ref, identities, image_tags, images, main, tfvars
 
 from .conftest import ROOT
@@ -68,7 +68,8 @@ def test_one_build_per_image_with_its_dockerfile(numbered, env_name):
 def test_url_built_images_get_every_deterministic_url(numbered, env_name):
     environment = numbered.environments[env_name]
     matrix = {entry["image"]: entry for entry in build_matrix(numbered, env_name, {image: TAG for image in images(numbered)})}
-    expected = {f"{s.url_name}={service_url(s.name, environment.project_number, environment.region)}" for s in numbered.services if s.url_name}
+    # Cloud Run's deterministic URL (https://cloud.google.com/run/docs/triggering/https-request#deterministic).
+    expected = {f"{s.url_name}=https://{s.name}-{environment.project_number}.{environment.region}.run.app" for s in numbered.services if s.url_name}
     for service in numbered.services:
         assert set(matrix[service.image]["build_args"]) == (expected if service.build.service_url_build_args else set())
 

@@ -89,18 +89,6 @@ def test_no_escalation_permission_project_wide(bootstrap, environment):
     assert {p for p in held if p.endswith(".setIamPolicy")} <= ALLOWED_SET_IAM_POLICY
 
 
-def test_escalation_list_names_what_the_old_custom_role_held():
-    """The project-wide rights of the first deployer role, each an escalation path."""
-    layout_1 = {
-        "iam.serviceAccounts.create",
-        "iam.serviceAccounts.delete",
-        "iam.serviceAccounts.setIamPolicy",
-        "secretmanager.secrets.setIamPolicy",
-        "storage.buckets.setIamPolicy",
-    }
-    assert layout_1 <= ESCALATION_PERMISSIONS
-
-
 def test_deployer_holds_what_every_app_resource_needs(stacks, choices, platform):
     for tree in (stacks, choices):
         for env_name, environment in platform.environments.items():
