@@ -10,9 +10,9 @@ its first plan of an environment would fail with 403 storage.objects.create
 until someone with write rights has done this once.
 
 How: OpenTofu itself does it, with the app stack's own backend block and
-nothing else (no provider is needed): `tofu init`, then `tofu state list`,
-which creates the state only if it is missing. An existing state is read,
-never replaced. Credentials: the admin's Application Default Credentials,
+nothing else (no provider is needed): `tofu init` creates the state if it is
+missing (as every command that loads it does), `tofu state list` reads it
+back. An existing state is read, never replaced. Credentials: the admin's Application Default Credentials,
 as for the bootstrap apply.
 """
 
