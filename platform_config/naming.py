@@ -21,6 +21,8 @@ def runtime_account_id(service_name: str, environment_name: str) -> str:
 # the object the GCS backend writes under a prefix (workspace "default").
 BOOTSTRAP_STATE_PREFIX = "bootstrap"
 STATE_OBJECT = "default.tfstate"
+# OpenTofu's GCS backend locks a state with `<prefix>/<workspace>.tflock`.
+LOCK_OBJECT = "default.tflock"
 # The bootstrap's state before it moves into the bucket: in its stack folder,
 # relative, so the synthesized JSON holds no path of the machine.
 LOCAL_STATE_FILE = "terraform.tfstate"

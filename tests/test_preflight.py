@@ -600,3 +600,27 @@ def test_a_bucket_elsewhere_than_configured_is_named_with_the_setting(world):
         f"{key} bucket gs://{data_bucket} is in EUROPE-WEST1, configuration says {configured_data}: a bucket cannot move, "
         f"so the bootstrap would replace it; set data_buckets.{key}.location: EUROPE-WEST1",
     ]
+
+
+def test_a_held_state_lock_is_named_before_the_approval(world):
+    """A lock left by a dead run would fail the apply after the approval."""
+    world.provision()
+    state = world.gcs.client(world.project).bucket(world.environment.state_bucket)
+    lock = state.blob(f"{app_state_prefix(world.env_name)}/default.tflock")
+    # OpenTofu's LockInfo (internal/states/statemgr/locker.go), as its gcs backend writes it.
+    info = {
+        "ID": "5b2f6b0e",
+        "Operation": "OperationTypeApply",
+        "Info": "",
+        "Who": "runner@fv-az123",
+        "Version": "1.10.7",
+        "Created": "2026-12-01T10:00:00Z",
+        "Path": "gs://x",
+    }
+    lock.upload_from_string(json.dumps(info), if_generation_match=0)
+    lock.reload()
+    assert world.run("planner").problems == [
+        f"the state of app-{world.env_name} is locked (gs://{state.name}/{lock.name}: who runner@fv-az123, operation OperationTypeApply, "
+        f"created 2026-12-01T10:00:00Z): if that run is still going, wait for it; if it died, an admin runs "
+        f"`tofu -chdir={world.outdir}/stacks/app-{world.env_name} force-unlock {lock.generation}`"
+    ]

@@ -61,11 +61,14 @@ from platform_config.naming import (
     BOOTSTRAP_STATE_PREFIX,
     DEFAULT_OUTDIR,
     LOCAL_STATE_FILE,
+    LOCK_OBJECT,
     STATE_OBJECT,
+    app_stack_name,
     bootstrap_stack_name,
     ci_role_name,
     data_bucket_names,
     service_account_email,
+    stack_directory,
     synth_outdir,
     url_secret_ids,
 )
@@ -405,6 +408,7 @@ class Preflight:
                 f"the app state gs://{bucket.name}/{app_state} does not exist, so the planner's `tofu init` would fail "
                 f"(it may not create it): an admin runs `make seed-state ENV={self.env_name}` once (README, Deploy from scratch)"
             )
+        self._held_lock(bucket, f"{prefix}/{LOCK_OBJECT}")
         self.app_managed = self._state_names(bucket, app_state) or set()
         if self.env.bootstrap_backend == "gcs":
             self.bootstrap_managed = self._state_names(bucket, BOOTSTRAP_STATE_OBJECT)
@@ -418,6 +422,28 @@ class Preflight:
                 "accounts, URL secrets and data buckets are adopted is not checked: run the preflight "
                 "where that state is, or move it into the bucket (README, Deploy from scratch, step 3)"
             )
+
+    def _held_lock(self, bucket: storage.Bucket, name: str) -> None:
+        """A lock left by a run that died would fail the apply after the
+        approval ("Error acquiring the state lock"): say so before. The lock
+        object is OpenTofu's LockInfo as JSON; its id for force-unlock is the
+        object's generation (OpenTofu's gcs remoteClient.Lock)."""
+        lock = bucket.blob(name)
+        try:
+            if not lock.exists(**self.google.gcs):
+                return
+            lock.reload(**self.google.gcs)
+            info = json.loads(lock.download_as_bytes(**self.google.gcs))
+        except exceptions.Forbidden:
+            return  # told by _state_names, which reads the same prefix
+        except (exceptions.NotFound, ValueError):
+            info = {}  # released meanwhile, or not OpenTofu's
+        holder = ", ".join(f"{key.lower()} {info[key]}" for key in ("Who", "Operation", "Created") if isinstance(info, dict) and info.get(key))
+        stack = app_stack_name(self.env_name)
+        self.report.problem(
+            f"the state of {stack} is locked (gs://{bucket.name}/{name}{': ' + holder if holder else ''}): if that run is still "
+            f"going, wait for it; if it died, an admin runs `tofu -chdir={stack_directory(stack)} force-unlock {lock.generation}`"
+        )
 
     def _app_state_missing(self, bucket: storage.Bucket, name: str) -> bool:
         try:
