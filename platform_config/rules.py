@@ -571,7 +571,7 @@ def adopted_services_configured(platform: Platform) -> list[Problem]:
     problems: list[Problem] = []
     names = {s.name for s in platform.services}
     for env_name, environment in platform.environments.items():
-        for field in ("adopt_services", "adopt_runtime_accounts", "first_apply_services"):
+        for field in ("adopt_services", "adopt_runtime_accounts", "first_apply_services", "retiring_services"):
             for name in getattr(environment, field):
                 if name not in names:
                     problems.append((("environments", env_name, field), f"{name!r} is not a configured service; use one of: {', '.join(sorted(names))}"))

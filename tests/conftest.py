@@ -128,7 +128,7 @@ def variant(synthesize_variant) -> dict[str, dict]:
 def choices(synthesize_variant) -> dict[str, dict]:
     """One synthesis with every per-service and adoption choice switched on
     somewhere: production adopts agent-service (and journal-service's
-    account), users-service has not been applied yet, the gateway is public
+    account), users-service has not been applied yet, habits-service is about to be removed, the gateway is public
     without an allUsers binding, meals-service keeps its CPU, a data bucket
     is added (TEST_ONLY_BUCKET), production adopts every data bucket, kept in
     the US multi-region, and staging moves its layout-1 resources to the
@@ -139,6 +139,7 @@ def choices(synthesize_variant) -> dict[str, dict]:
         production["adopt_services"] = ["agent-service"]
         production["adopt_runtime_accounts"] = ["journal-service"]
         production["first_apply_services"] = ["users-service"]
+        production["retiring_services"] = ["habits-service"]
         config["data_buckets"][TEST_ONLY_BUCKET] = {"name": "test-only-{project}-{env}"}
         production["adopt_buckets"] = list(config["data_buckets"])
         for bucket in config["data_buckets"].values():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 
@@ -147,3 +148,73 @@ def test_a_ref_that_deploys_nothing_fails_first_in_one_line(platform):
 def test_environments_list_is_the_configuration(platform):
     result = subprocess.run([sys.executable, "-m", "tools.ci_plan", "environments"], cwd=ROOT, capture_output=True, text=True)
     assert json.loads(result.stdout) == list(platform.environments)
+
+
+def test_a_pull_request_adding_a_service_plans_it_as_new(stacks, platform, config_copy, capsys, tmp_path, monkeypatch):
+    """The deployed stack has no tag for the added image (test_svc): every
+    input of the app stack is still set, the new image is planned unbuilt,
+    and the note says the bootstrap is applied before the merge."""
+    config = config_copy
+    added = {*stacks["app-production"]["variable"], "image_tag_test_svc"}
+    deployed = {image: TAG for image in images(platform)}
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"image_tags": {"value": deployed}, "rollout_id": {"value": "r7"}}))
+    config["services"].append(
+        {"name": "test-svc", "image": "test_svc", "port": 8080, "url_name": "TEST_SVC_URL", "build": {"dockerfile": "test_svc/Dockerfile", "context": "."}}
+    )
+    path = tmp_path / "platform.yaml"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("PLATFORM_CONFIG", str(path))
+    assert main(["production", "deployed-tfvars", str(outputs)]) == 0
+    captured = capsys.readouterr()
+    values = json.loads(captured.out)
+    assert set(values) == set(added)
+    assert values["image_tag_test_svc"] == "not-built-yet" and values["plan_unbuilt_images"] == ["test_svc"]
+    assert all(values[f"image_tag_{image}"] == TAG for image in deployed) and values["rollout"] == "r7"
+    [note] = captured.err.splitlines()
+    assert note.startswith("note: image(s) ['test_svc'] not deployed yet")
+    assert "applies bootstrap-production from this change BEFORE it is merged" in note
+
+
+def test_a_pull_request_removing_a_service_ignores_its_deployed_image(platform, capsys, tmp_path):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"image_tags": {"value": {**{image: TAG for image in images(platform)}, "gone_service": TAG}}}))
+    env_name = next(iter(platform.environments))
+    assert main([env_name, "deployed-tfvars", str(outputs)]) == 0
+    captured = capsys.readouterr()
+    values = json.loads(captured.out)
+    assert "image_tag_gone_service" not in values and values["plan_unbuilt_images"] == []
+    assert captured.err == "note: image(s) ['gone_service'] deployed but no longer configured: their services are planned for destruction.\n"
+
+
+FAKE_TOFU = """#!/usr/bin/env bash
+case "$*" in
+  *"output -json"*) cat "$FAKE_OUTPUTS" ;;
+  *"show -json"*) echo '{"resource_changes": []}' ;;
+esac
+"""
+
+
+def test_the_pull_request_plan_of_an_added_service_runs_and_says_why(platform, tmp_path):
+    """tools/plan_deployed.sh with a stand-in tofu: the deployed stack lacks
+    an image the configuration has; the plan runs, the summary carries the note."""
+    *deployed, new_image = images(platform)
+    env_name = next(iter(platform.environments))
+    outdir = tmp_path / "out"
+    (outdir / "stacks" / f"app-{env_name}").mkdir(parents=True)
+    (tmp_path / "bin").mkdir()
+    tofu = tmp_path / "bin" / "tofu"
+    tofu.write_text(FAKE_TOFU)
+    tofu.chmod(0o755)
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"image_tags": {"value": {image: TAG for image in deployed}}}))
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "FAKE_OUTPUTS": str(outputs), "CDKTF_OUTDIR": str(outdir)}
+    # The script runs at the repository's root (.venv/bin/python, plan-summary.md): a stand-in root.
+    for name in (".venv", "tools", "platform_config", "config"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    result = subprocess.run(["bash", "tools/plan_deployed.sh", env_name], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    tfvars_file = json.loads((outdir / "stacks" / f"app-{env_name}" / "deployed.auto.tfvars.json").read_text())
+    assert tfvars_file["plan_unbuilt_images"] == [new_image]
+    summary = (tmp_path / "plan-summary.md").read_text()
+    assert f"> **Note:** image(s) ['{new_image}'] not deployed yet" in summary

@@ -19,8 +19,9 @@ workflow holds a list of services, images, environments or identities.
         the app stack's inputs: image_tag_<image> for every image (tfvars JSON)
     python -m tools.ci_plan ENV deployed-tfvars OUTPUTS_JSON
         the same inputs from `tofu output -json` of the deployed stack (what runs now),
-        for plans that must not change images (pull requests, drift); exit 3 when the
-        stack was never deployed
+        for plans that must not change images (pull requests, drift); an image the
+        deployed stack has no tag for (a service the change adds) is planned as new,
+        unbuilt, with a `note:` line on stderr; exit 3 when the stack was never deployed
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ from platform_config.naming import (
     IMAGE_TAGS_OUTPUT,
     ROLLOUT_OUTPUT,
     ROLLOUT_VARIABLE,
+    UNBUILT_IMAGES_VARIABLE,
     app_stack_name,
+    bootstrap_stack_name,
     registry_url_prefix,
     service_account_email,
     service_url,
@@ -47,6 +50,8 @@ from platform_config.naming import (
 
 # Docker's tag grammar; the app stack validates the same.
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+# The tag a plan shows for an image no deploy has built yet (never pushed).
+UNBUILT_TAG = "not-built-yet"
 
 
 class PlanError(Exception):
@@ -147,13 +152,40 @@ def identities(platform: Platform, env_name: str) -> dict[str, str]:
     return {"provider": workload_identity_provider_name(_project_number(platform, env_name), wi.pool_id, wi.provider_id), **emails}
 
 
-def tfvars(platform: Platform, tags: dict[str, str], rollout: str = "") -> dict[str, str]:
-    """Every input of the app stack: one tag per image, and the rollout id
-    (a new value starts new revisions: secret rotation)."""
+def tfvars(platform: Platform, tags: dict[str, str], rollout: str = "", unbuilt: list[str] | None = None) -> dict:
+    """Every input of the app stack: one tag per image, the rollout id (a new
+    value starts new revisions: secret rotation) and, for plans only, the
+    images no deploy has built yet (a deploy passes none)."""
     missing = sorted(set(images(platform)) - set(tags))
     if missing:
         raise PlanError(f"no tag for image(s) {missing}")
-    return {**{image_tag_variable_name(image): tags[image] for image in images(platform)}, ROLLOUT_VARIABLE: rollout}
+    return {
+        **{image_tag_variable_name(image): tags[image] for image in images(platform)},
+        ROLLOUT_VARIABLE: rollout,
+        UNBUILT_IMAGES_VARIABLE: unbuilt or [],
+    }
+
+
+def deployed_tfvars(platform: Platform, env_name: str, outputs: dict) -> tuple[dict, list[str]]:
+    """(the app stack's inputs of what runs now, notes for the plan summary).
+    An image the deployed stack has no tag for belongs to a service the
+    change adds: planned as new and unbuilt, not an error, so the pull
+    request that adds it can pass its plan check."""
+    deployed = deployed_tags(platform, outputs)
+    unbuilt = [image for image in images(platform) if image not in deployed]
+    tags = {image: deployed.get(image, UNBUILT_TAG) for image in images(platform)}
+    rollout = outputs.get(ROLLOUT_OUTPUT, {}).get("value", "")
+    notes = []
+    if unbuilt:
+        notes.append(
+            f"note: image(s) {unbuilt} not deployed yet (a service this change adds): planned as new with the tag "
+            f"{UNBUILT_TAG!r}, built by the deploy. Its runtime account must exist first: an admin applies "
+            f'{bootstrap_stack_name(env_name)} from this change BEFORE it is merged (README, "Adding a service").'
+        )
+    retired = sorted(set(deployed) - set(images(platform)))
+    if retired:
+        notes.append(f"note: image(s) {retired} deployed but no longer configured: their services are planned for destruction.")
+    return tfvars(platform, tags, rollout, unbuilt), notes
 
 
 def deployed_tags(platform: Platform, outputs: dict) -> dict[str, str]:
@@ -219,8 +251,10 @@ def run(argv: list[str]) -> list[str]:
         outputs = _json_file(rest[0], "OUTPUTS_JSON")
         if not isinstance(outputs, dict):
             raise PlanError(f"OUTPUTS_JSON {rest[0]} is not the JSON object of `tofu output -json`")
-        rollout = outputs.get(ROLLOUT_OUTPUT, {}).get("value", "")
-        return [json.dumps(tfvars(platform, deployed_tags(platform, outputs), rollout), indent=2)]
+        values, notes = deployed_tfvars(platform, env_name, outputs)
+        for note in notes:
+            print(note, file=sys.stderr)
+        return [json.dumps(values, indent=2)]
     raise PlanError(f"unknown command {' '.join(argv[1:])!r}; see `python -m tools.ci_plan --help`")
 
 
