@@ -4,6 +4,7 @@ synthesize, and the helpers fail with one line."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import subprocess
@@ -14,7 +15,19 @@ import yaml
 
 from platform_config import parse_platform
 from platform_config.naming import ROLLOUT_VARIABLE, registry_url_prefix, service_url
-from tools.ci_plan import PlanError, build_matrix, deployed_tags, environment_for_ref, identities, image_tags, images, main, tfvars
+from tools.ci_plan import (
+    PlanError,
+    build_matrix,
+    deployed_tags,
+    environment_for_ref,
+    identities,
+    image_tags,
+    images,
+    main,
+    tfvars,
+    url_build_args,
+    url_set_suffix,
+)
 
 from .conftest import ROOT
 
@@ -218,3 +231,47 @@ def test_the_pull_request_plan_of_an_added_service_runs_and_says_why(platform, t
     assert tfvars_file["plan_unbuilt_images"] == [new_image]
     summary = (tmp_path / "plan-summary.md").read_text()
     assert f"> **Note:** image(s) ['{new_image}'] not deployed yet" in summary
+
+
+def test_the_gateway_tag_changes_with_the_urls_it_bakes_in(numbered_config, tmp_path, monkeypatch, capsys):
+    """Same application commit, one service added: every image that bakes the
+    URLs in gets another tag (so the deploy rebuilds it); the others keep theirs.
+    The suffix is -u + the first 8 hex digits of the SHA-256 of the sorted
+    NAME=URL lines (README, "Deploy")."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "VERSION").write_text("1.0.0\n")
+    for command in (["init", "-q"], ["add", "VERSION"], ["-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-q", "-m", "v"]):
+        subprocess.run(["git", "-C", str(app), *command], check=True)
+    sha = subprocess.run(["git", "-C", str(app), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    added = copy.deepcopy(numbered_config)
+    added["services"].append({"name": "test-svc", "image": "test_svc", "port": 8080, "url_name": "TEST_SVC_URL", "build": {"dockerfile": "d", "context": "."}})
+
+    def prepared(config) -> dict[str, str]:
+        path = tmp_path / "platform.yaml"
+        path.write_text(yaml.safe_dump(config))
+        monkeypatch.setenv("PLATFORM_CONFIG", str(path))
+        environment = next(iter(config["environments"].values()))
+        assert main(["prepare", f"refs/heads/{environment['deploy_branch']}", str(app)]) == 0
+        outputs = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+        return json.loads(outputs["tags"])
+
+    before, after = prepared(numbered_config), prepared(added)
+    url_built = {s["image"] for s in numbered_config["services"] if s["build"].get("service_url_build_args")}
+    assert url_built, "the default platform has a gateway built with the URLs"
+    env = next(iter(numbered_config["environments"].values()))
+    region, number = env["region"], env["project_number"]
+    for image, tag in before.items():
+        if image in url_built:
+            lines = sorted(f"{s['url_name']}=https://{s['name']}-{number}.{region}.run.app" for s in numbered_config["services"] if s.get("url_name"))
+            assert tag == f"v1.0.0-{sha}-u" + hashlib.sha256("\n".join(lines).encode()).hexdigest()[:8]
+            assert after[image] != tag
+        else:
+            assert tag == after[image] == f"v1.0.0-{sha}"
+    assert prepared(numbered_config) == before, "the same URL set gives the same tag"
+
+
+def test_a_rollback_keeps_the_gateway_tag_it_names(numbered):
+    gateway = next(s.image for s in numbered.services if s.build.service_url_build_args)
+    suffix = url_set_suffix(url_build_args(numbered, next(iter(numbered.environments))))
+    assert image_tags(numbered, TAG, {gateway: "v0.9.0-aaaaaaa-u0123abcd"}, suffix)[gateway] == "v0.9.0-aaaaaaa-u0123abcd"

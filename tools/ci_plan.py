@@ -7,7 +7,8 @@ workflow holds a list of services, images, environments or identities.
         GITHUB_OUTPUT lines for the deploy from REF (refs/heads/<branch>, the caller's
         github.ref): `environment` (the one whose deploy_branch is that branch; any
         other ref, tags and pull requests included, fails), `tags` (image -> tag:
-        v<APP_DIR/VERSION>-<short sha of APP_DIR>, or the override), `matrix` (one
+        v<APP_DIR/VERSION>-<short sha of APP_DIR>, and for an image built with the
+        service URLs -u<8 hex digits of the URL set>; or the override), `matrix` (one
         build per image, with its Dockerfile, context, tag and build arguments),
         `stack` (the app stack's folder, where tofu runs), `provider` and the
         `deployer`/`builder`/`planner` service-account emails
@@ -26,6 +27,7 @@ workflow holds a list of services, images, environments or identities.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -94,15 +96,29 @@ def app_tag(app_dir: Path) -> str:
     return tag
 
 
-def image_tags(platform: Platform, default_tag: str, overrides: dict[str, str]) -> dict[str, str]:
-    """image -> tag: the application commit's tag unless overridden (a rollback)."""
+def url_set_suffix(build_args: list[str]) -> str:
+    """-u and the first 8 hex digits of the SHA-256 of the sorted URL build
+    arguments, one per line: an image that bakes the URLs in gets a new tag,
+    so it is rebuilt, whenever the set of URLs changes (a service added or
+    removed), even from the same application commit."""
+    return "-u" + hashlib.sha256("\n".join(sorted(build_args)).encode()).hexdigest()[:8]
+
+
+def image_tags(platform: Platform, default_tag: str, overrides: dict[str, str], url_suffix: str = "") -> dict[str, str]:
+    """image -> tag: the application commit's tag (with `url_suffix` for an
+    image built with the service URLs) unless overridden (a rollback)."""
     unknown = sorted(set(overrides) - set(images(platform)))
     if unknown:
         raise PlanError(f"image_tags names unknown image(s) {unknown}; known: {images(platform)}")
     bad = sorted(image for image, tag in overrides.items() if not isinstance(tag, str) or not TAG.fullmatch(tag))
     if bad:
         raise PlanError(f"image_tags has a malformed tag for {bad}; use Docker tags such as v1.0.0-22403cf")
-    return {image: overrides.get(image, default_tag) for image in images(platform)}
+    url_built = {s.image for s in platform.services if s.build.service_url_build_args}
+    tags = {image: overrides.get(image, default_tag + (url_suffix if image in url_built else "")) for image in images(platform)}
+    too_long = sorted(image for image, tag in tags.items() if not TAG.fullmatch(tag))
+    if too_long:
+        raise PlanError(f"the tag of {too_long} would be over Docker's 128 characters; shorten the application's VERSION")
+    return tags
 
 
 def _project_number(platform: Platform, env_name: str) -> str:
@@ -120,12 +136,11 @@ def build_matrix(platform: Platform, env_name: str, tags: dict[str, str]) -> lis
     gets them as build arguments: the URLs are deterministic, so it is built
     with the others, before any apply."""
     environment = platform.environments[env_name]
-    urls = {s.url_name: service_url(s.name, _project_number(platform, env_name), environment.region) for s in platform.services if s.url_name}
     matrix: dict[str, dict] = {}
     for service in platform.services:
         if service.image in matrix:
             continue
-        args = [f"{name}={url}" for name, url in urls.items()] if service.build.service_url_build_args else []
+        args = url_build_args(platform, env_name) if service.build.service_url_build_args else []
         matrix[service.image] = {
             "image": service.image,
             "dockerfile": service.build.dockerfile,
@@ -135,6 +150,14 @@ def build_matrix(platform: Platform, env_name: str, tags: dict[str, str]) -> lis
             "build_args": args,
         }
     return list(matrix.values())
+
+
+def url_build_args(platform: Platform, env_name: str) -> list[str]:
+    """NAME=URL of every service with a url_name: the build arguments of an
+    image that bakes the URLs in (the gateway)."""
+    environment = platform.environments[env_name]
+    number = _project_number(platform, env_name)
+    return [f"{s.url_name}={service_url(s.name, number, environment.region)}" for s in platform.services if s.url_name]
 
 
 def identities(platform: Platform, env_name: str) -> dict[str, str]:
@@ -217,7 +240,7 @@ def prepare(platform: Platform, ref: str, app_dir: str, tag_overrides: str = "{}
     overrides = _json_argument(tag_overrides, "TAG_OVERRIDES_JSON")
     if not isinstance(overrides, dict):
         raise PlanError("TAG_OVERRIDES_JSON must be a JSON object of image -> tag")
-    tags = image_tags(platform, app_tag(Path(app_dir)), overrides)
+    tags = image_tags(platform, app_tag(Path(app_dir)), overrides, url_set_suffix(url_build_args(platform, env_name)))
     step_outputs = {
         "environment": env_name,
         "tags": json.dumps(tags),
