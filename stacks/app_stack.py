@@ -37,6 +37,8 @@ from constructs_lib.published_secret import PublishedSecretValue
 from platform_config import Platform, Service, app_state_prefix, image_tag_variable_name, runtime_account_id
 from platform_config.naming import (
     IMAGE_TAGS_OUTPUT,
+    INFRASTRUCTURE_COMMIT_OUTPUT,
+    INFRASTRUCTURE_COMMIT_VARIABLE,
     ROLLOUT_OUTPUT,
     ROLLOUT_VARIABLE,
     UNBUILT_IMAGES_VARIABLE,
@@ -164,6 +166,15 @@ class AppStack(TerraformStack):
         # What runs now, for plans that must not change it (pull requests, drift).
         TerraformOutput(self, IMAGE_TAGS_OUTPUT, value=image_tags)
         TerraformOutput(self, ROLLOUT_OUTPUT, value=rollout)
+        commit = TerraformVariable(
+            self,
+            INFRASTRUCTURE_COMMIT_VARIABLE,
+            type="string",
+            default="",
+            nullable=False,
+            description="This repository's commit the deploy synthesized from; CI passes it, `make deployed` shows it",
+        )
+        TerraformOutput(self, INFRASTRUCTURE_COMMIT_OUTPUT, value=commit.string_value)
 
     def _runtime_identities_check(self) -> DataGoogleServiceAccounts:
         """Fails `tofu plan` early, naming what is missing, when the

@@ -65,9 +65,13 @@ def with_added_environment(raw_config):
 
 
 def test_tfvars_set_every_variable_of_the_app_stack(stacks, platform, env_name):
-    values = tfvars(platform, {image: TAG for image in images(platform)}, "r1")
+    values = tfvars(platform, {image: TAG for image in images(platform)}, "r1", infrastructure_commit="0123abc")
     assert set(values) == set(stacks[f"app-{env_name}"]["variable"])
-    assert values[ROLLOUT_VARIABLE] == "r1"
+    assert values[ROLLOUT_VARIABLE] == "r1" and values["infrastructure_commit"] == "0123abc"
+    assert values["plan_unbuilt_images"] == [], "a deploy reads every image from the registry"
+    assert stacks[f"app-{env_name}"]["output"]["infrastructure_commit_id"]["value"] == "${var.infrastructure_commit}"
+    with pytest.raises(PlanError, match="not a git commit id"):
+        tfvars(platform, {image: TAG for image in images(platform)}, "r1", infrastructure_commit="main")
 
 
 def test_one_build_per_image_with_its_dockerfile(numbered, env_name):
@@ -87,10 +91,13 @@ def test_url_built_images_get_every_deterministic_url(numbered, env_name):
         assert set(matrix[service.image]["build_args"]) == (expected if service.build.service_url_build_args else set())
 
 
-def test_rollback_overrides_tags_per_image(numbered):
+def test_rollback_overrides_every_tag_or_none(numbered):
     first, *rest = images(numbered)
-    tags = image_tags(numbered, TAG, {first: "v0.9.0-aaaaaaa"})
-    assert tags[first] == "v0.9.0-aaaaaaa" and {tags[image] for image in rest} <= {TAG}
+    rollback = {first: "v0.9.0-aaaaaaa", **{image: "v0.9.0-bbbbbbb" for image in rest}}
+    assert image_tags(numbered, TAG, rollback) == rollback
+    # A partial rollback would take the others from the branch head: refused.
+    with pytest.raises(PlanError, match=rf"image_tags names \['{first}'\] but not \{rest!r}: name every image"):
+        image_tags(numbered, TAG, {first: "v0.9.0-aaaaaaa"})
     with pytest.raises(PlanError, match="unknown image"):
         image_tags(numbered, TAG, {"no_such_image": TAG})
     with pytest.raises(PlanError, match="malformed tag"):
@@ -171,7 +178,7 @@ def test_a_pull_request_adding_a_service_plans_it_as_new(stacks, platform, confi
     added = {*stacks["app-production"]["variable"], "image_tag_test_svc"}
     deployed = {image: TAG for image in images(platform)}
     outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps({"image_tags": {"value": deployed}, "rollout_id": {"value": "r7"}}))
+    outputs.write_text(json.dumps({"image_tags": {"value": deployed}, "rollout_id": {"value": "r7"}, "infrastructure_commit_id": {"value": "feed123"}}))
     config["services"].append(
         {"name": "test-svc", "image": "test_svc", "port": 8080, "url_name": "TEST_SVC_URL", "build": {"dockerfile": "test_svc/Dockerfile", "context": "."}}
     )
@@ -184,6 +191,7 @@ def test_a_pull_request_adding_a_service_plans_it_as_new(stacks, platform, confi
     assert set(values) == set(added)
     assert values["image_tag_test_svc"] == "not-built-yet" and values["plan_unbuilt_images"] == ["test_svc"]
     assert all(values[f"image_tag_{image}"] == TAG for image in deployed) and values["rollout"] == "r7"
+    assert values["infrastructure_commit"] == "feed123", "a plan of what runs keeps its commit"
     [note] = captured.err.splitlines()
     assert note.startswith("note: image(s) ['test_svc'] not deployed yet")
     assert "applies bootstrap-production from this change BEFORE it is merged" in note
@@ -274,4 +282,5 @@ def test_the_gateway_tag_changes_with_the_urls_it_bakes_in(numbered_config, tmp_
 def test_a_rollback_keeps_the_gateway_tag_it_names(numbered):
     gateway = next(s.image for s in numbered.services if s.build.service_url_build_args)
     suffix = url_set_suffix(url_build_args(numbered, next(iter(numbered.environments))))
-    assert image_tags(numbered, TAG, {gateway: "v0.9.0-aaaaaaa-u0123abcd"}, suffix)[gateway] == "v0.9.0-aaaaaaa-u0123abcd"
+    rollback = {**{image: "v0.9.0-aaaaaaa" for image in images(numbered)}, gateway: "v0.9.0-aaaaaaa-u0123abcd"}
+    assert image_tags(numbered, TAG, rollback, suffix) == rollback

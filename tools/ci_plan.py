@@ -8,7 +8,8 @@ workflow holds a list of services, images, environments or identities.
         github.ref): `environment` (the one whose deploy_branch is that branch; any
         other ref, tags and pull requests included, fails), `tags` (image -> tag:
         v<APP_DIR/VERSION>-<short sha of APP_DIR>, and for an image built with the
-        service URLs -u<8 hex digits of the URL set>; or the override), `matrix` (one
+        service URLs -u<8 hex digits of the URL set>; or the overrides, which must
+        name every image), `matrix` (one
         build per image, with its Dockerfile, context, tag and build arguments),
         `stack` (the app stack's folder, where tofu runs), `provider` and the
         `deployer`/`builder`/`planner` service-account emails
@@ -16,8 +17,9 @@ workflow holds a list of services, images, environments or identities.
         the folder of the environment's app stack (cdktf.out/stacks/app-ENV)
     python -m tools.ci_plan ENV identities
         GITHUB_OUTPUT lines `provider` and the three service-account emails only
-    python -m tools.ci_plan ENV tfvars TAGS_JSON [ROLLOUT]
-        the app stack's inputs: image_tag_<image> for every image (tfvars JSON)
+    python -m tools.ci_plan ENV tfvars TAGS_JSON [ROLLOUT [INFRASTRUCTURE_COMMIT]]
+        the app stack's inputs: image_tag_<image> for every image, the rollout id and
+        this repository's commit (shown by `make deployed`) (tfvars JSON)
     python -m tools.ci_plan ENV deployed-tfvars OUTPUTS_JSON
         the same inputs from `tofu output -json` of the deployed stack (what runs now),
         for plans that must not change images (pull requests, drift); an image the
@@ -38,6 +40,8 @@ from platform_config import ConfigError, Platform, image_tag_variable_name, load
 from platform_config.loader import config_path
 from platform_config.naming import (
     IMAGE_TAGS_OUTPUT,
+    INFRASTRUCTURE_COMMIT_OUTPUT,
+    INFRASTRUCTURE_COMMIT_VARIABLE,
     ROLLOUT_OUTPUT,
     ROLLOUT_VARIABLE,
     UNBUILT_IMAGES_VARIABLE,
@@ -52,6 +56,7 @@ from platform_config.naming import (
 
 # Docker's tag grammar; the app stack validates the same.
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+COMMIT = re.compile(r"[0-9a-f]{7,40}")
 # The tag a plan shows for an image no deploy has built yet (never pushed).
 UNBUILT_TAG = "not-built-yet"
 
@@ -113,6 +118,13 @@ def image_tags(platform: Platform, default_tag: str, overrides: dict[str, str], 
     bad = sorted(image for image, tag in overrides.items() if not isinstance(tag, str) or not TAG.fullmatch(tag))
     if bad:
         raise PlanError(f"image_tags has a malformed tag for {bad}; use Docker tags such as v1.0.0-22403cf")
+    # The others would silently come from the branch head, undeployed commits included.
+    unnamed = [image for image in images(platform) if image not in overrides]
+    if overrides and unnamed:
+        raise PlanError(
+            f"image_tags names {sorted(overrides)} but not {unnamed}: name every image "
+            "(`make deployed ENV=<env>` prints what runs and the rollback's image_tags)"
+        )
     url_built = {s.image for s in platform.services if s.build.service_url_build_args}
     tags = {image: overrides.get(image, default_tag + (url_suffix if image in url_built else "")) for image in images(platform)}
     too_long = sorted(image for image, tag in tags.items() if not TAG.fullmatch(tag))
@@ -175,17 +187,20 @@ def identities(platform: Platform, env_name: str) -> dict[str, str]:
     return {"provider": workload_identity_provider_name(_project_number(platform, env_name), wi.pool_id, wi.provider_id), **emails}
 
 
-def tfvars(platform: Platform, tags: dict[str, str], rollout: str = "", unbuilt: list[str] | None = None) -> dict:
+def tfvars(platform: Platform, tags: dict[str, str], rollout: str = "", unbuilt: list[str] | None = None, infrastructure_commit: str = "") -> dict:
     """Every input of the app stack: one tag per image, the rollout id (a new
-    value starts new revisions: secret rotation) and, for plans only, the
-    images no deploy has built yet (a deploy passes none)."""
+    value starts new revisions: secret rotation), this repository's commit
+    and, for plans only, the images no deploy has built yet (a deploy passes none)."""
     missing = sorted(set(images(platform)) - set(tags))
     if missing:
         raise PlanError(f"no tag for image(s) {missing}")
+    if infrastructure_commit and not COMMIT.fullmatch(infrastructure_commit):
+        raise PlanError(f"INFRASTRUCTURE_COMMIT {infrastructure_commit!r} is not a git commit id (7 to 40 hex digits)")
     return {
         **{image_tag_variable_name(image): tags[image] for image in images(platform)},
         ROLLOUT_VARIABLE: rollout,
         UNBUILT_IMAGES_VARIABLE: unbuilt or [],
+        INFRASTRUCTURE_COMMIT_VARIABLE: infrastructure_commit,
     }
 
 
@@ -198,6 +213,8 @@ def deployed_tfvars(platform: Platform, env_name: str, outputs: dict) -> tuple[d
     unbuilt = [image for image in images(platform) if image not in deployed]
     tags = {image: deployed.get(image, UNBUILT_TAG) for image in images(platform)}
     rollout = outputs.get(ROLLOUT_OUTPUT, {}).get("value", "")
+    # What runs keeps its commit: a plan of it must not show the pull request's.
+    commit = outputs.get(INFRASTRUCTURE_COMMIT_OUTPUT, {}).get("value", "")
     notes = []
     if unbuilt:
         notes.append(
@@ -208,7 +225,7 @@ def deployed_tfvars(platform: Platform, env_name: str, outputs: dict) -> tuple[d
     retired = sorted(set(deployed) - set(images(platform)))
     if retired:
         notes.append(f"note: image(s) {retired} deployed but no longer configured: their services are planned for destruction.")
-    return tfvars(platform, tags, rollout, unbuilt), notes
+    return tfvars(platform, tags, rollout, unbuilt, commit), notes
 
 
 def deployed_tags(platform: Platform, outputs: dict) -> dict[str, str]:
@@ -267,9 +284,10 @@ def run(argv: list[str]) -> list[str]:
         return [stack_directory(app_stack_name(env_name))]
     if command == "identities" and not rest:
         return [f"{key}={value}" for key, value in identities(platform, env_name).items()]
-    if command == "tfvars" and len(rest) in (1, 2):
+    if command == "tfvars" and len(rest) in (1, 2, 3):
         tags = _json_argument(rest[0], "TAGS_JSON")
-        return [json.dumps(tfvars(platform, tags, rest[1] if len(rest) == 2 else ""), indent=2)]
+        rollout, commit = (*rest[1:], "", "")[:2]
+        return [json.dumps(tfvars(platform, tags, rollout, infrastructure_commit=commit), indent=2)]
     if command == "deployed-tfvars" and len(rest) == 1:
         outputs = _json_file(rest[0], "OUTPUTS_JSON")
         if not isinstance(outputs, dict):
