@@ -19,7 +19,7 @@ OUT := cdktf.out
 
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: help install install-python rehearse schema test-slow synth cdktf-synth security preflight synth-diff test bench clean
+.PHONY: help install install-python rehearse schema test-slow synth cdktf-synth security preflight deployed synth-diff test bench clean
 
 help:
 	@echo "make synth                        synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
@@ -28,6 +28,7 @@ help:
 	@echo "make cdktf-synth                  the same synthesis through the cdktf CLI"
 	@echo "make security                     synthesize, then checkov over every stack"
 	@echo "make preflight ENV=<env>          does everything a deploy needs exist? (IDENTITY=planner: read-only)"
+	@echo "make deployed ENV=<env> [JSON=1]  what runs now (tags, commits, revisions) and the rollback command; read-only"
 	@echo "make synth-diff BASE=dir HEAD=dir report what changed between two cdktf.out trees"
 	@echo "make rehearse                     run the deploy workflows with act against local stand-ins"
 	@echo "make schema                       regenerate config/platform.schema.json from the model"
@@ -75,6 +76,11 @@ synth-diff: $(VENV)/.synced
 # Does everything a deploy reads exist, and may the caller use it? (ENV=staging|production, IDENTITY=deployer|planner)
 preflight: $(VENV)/.synced
 	@$(PY) -m tools.preflight $(ENV) $(if $(IDENTITY),--identity $(IDENTITY))
+
+# What runs in an environment now and how to roll back (read-only: state bucket and Cloud Run).
+deployed: $(VENV)/.synced
+	@test -n "$(ENV)" || { echo "usage: make deployed ENV=<environment> [JSON=1]" >&2; exit 2; }
+	@$(PY) -m tools.deployed $(ENV) $(if $(filter 1,$(JSON)),--json)
 
 # One worker per core (at most 4), each synthesizing once; a test file stays
 # on one worker, so its module fixtures run once.
