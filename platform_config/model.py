@@ -263,7 +263,7 @@ class Environment(Strict):
     project_id: ProjectId = Field(description="Google Cloud project id (6-30 lowercase letters, digits or hyphens); one project per environment.")
     project_number: ProjectNumber | None = Field(
         default=None,
-        description="The project's number, as a string, needed by CI only (Workload Identity provider name, the services' "
+        description="The project's number (its digits, quoted or not), needed by CI only (Workload Identity provider name, the services' "
         "URLs): `gcloud projects describe PROJECT --format='value(projectNumber)'`; null: CI refuses to deploy.",
     )
     region: Region = Field(description="Region of the services, the registry and (by default) the state bucket, e.g. us-east4 (`gcloud run regions list`).")

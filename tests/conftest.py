@@ -19,6 +19,14 @@ from synth.provider_bindings import import_only_used_submodules
 ROOT = Path(__file__).resolve().parent.parent
 # A data bucket of test configurations, named so no platform has it.
 TEST_ONLY_BUCKET = "test_only_bucket"
+# A service added by test configurations, named so no platform has it.
+TEST_SERVICE = {
+    "name": "test-svc",
+    "image": "test_svc",
+    "port": 8080,
+    "url_name": "TEST_SVC_URL",
+    "build": {"dockerfile": "test_svc/Dockerfile", "context": "."},
+}
 
 # As main.py does; tests/test_synth_shortcuts.py proves the output is the same without it.
 import_only_used_submodules()
@@ -106,11 +114,7 @@ def variant(synthesize_variant) -> dict[str, dict]:
     def change(config):
         config["services"].append(
             {
-                "name": "test-svc",
-                "image": "test_svc",
-                "port": 8080,
-                "url_name": "TEST_SVC_URL",
-                "build": {"dockerfile": "test_svc/Dockerfile", "context": "."},
+                **copy.deepcopy(TEST_SERVICE),
                 "env": {"ENVIRONMENT": "{env}"},
                 "secrets": {"DATABASE_URL": "DATABASE_URL"},
                 "calls": ["meals-service", "users-service"],

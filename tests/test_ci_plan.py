@@ -29,7 +29,7 @@ from tools.ci_plan import (
     url_set_suffix,
 )
 
-from .conftest import ROOT
+from .conftest import ROOT, TEST_SERVICE
 
 TAG = "v1.0.0-22403cf"
 
@@ -179,9 +179,7 @@ def test_a_pull_request_adding_a_service_plans_it_as_new(stacks, platform, confi
     deployed = {image: TAG for image in images(platform)}
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"image_tags": {"value": deployed}, "rollout_id": {"value": "r7"}, "infrastructure_commit_id": {"value": "feed123"}}))
-    config["services"].append(
-        {"name": "test-svc", "image": "test_svc", "port": 8080, "url_name": "TEST_SVC_URL", "build": {"dockerfile": "test_svc/Dockerfile", "context": "."}}
-    )
+    config["services"].append(copy.deepcopy(TEST_SERVICE))
     path = tmp_path / "platform.yaml"
     path.write_text(yaml.safe_dump(config))
     monkeypatch.setenv("PLATFORM_CONFIG", str(path))
@@ -253,7 +251,7 @@ def test_the_gateway_tag_changes_with_the_urls_it_bakes_in(numbered_config, tmp_
         subprocess.run(["git", "-C", str(app), *command], check=True)
     sha = subprocess.run(["git", "-C", str(app), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     added = copy.deepcopy(numbered_config)
-    added["services"].append({"name": "test-svc", "image": "test_svc", "port": 8080, "url_name": "TEST_SVC_URL", "build": {"dockerfile": "d", "context": "."}})
+    added["services"].append(copy.deepcopy(TEST_SERVICE))
 
     def prepared(config) -> dict[str, str]:
         path = tmp_path / "platform.yaml"

@@ -575,3 +575,10 @@ def test_the_command_line_runs_as_a_module(world):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"preflight: {world.env_name} is ready to deploy as the planner ({world.project})"
+
+
+def test_help_prints_the_documentation(capsys, platform):
+    assert tool.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: make preflight ENV=<{'|'.join(platform.environments)}> [IDENTITY=<deployer|planner>]\n")
+    assert tool.__doc__ in out

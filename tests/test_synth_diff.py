@@ -11,7 +11,7 @@ import pytest
 
 from tools.synth_diff import FORCES_REPLACEMENT, MARKER, MAX_REPORT_CHARS, REPLACEMENT_NOT_DESTRUCTIVE, blocks, diff_stack, diff_trees, render
 
-from .conftest import ROOT
+from .conftest import ROOT, TEST_SERVICE
 from .tfjson import resources
 
 
@@ -242,15 +242,7 @@ def added_service(synthesize_variant) -> dict[str, dict]:
     """The default platform plus one service the gateway calls, nothing else."""
 
     def change(config):
-        config["services"].append(
-            {
-                "name": "test-svc",
-                "image": "test_svc",
-                "port": 8080,
-                "url_name": "TEST_SVC_URL",
-                "build": {"dockerfile": "test_svc/Dockerfile", "context": "."},
-            }
-        )
+        config["services"].append(copy.deepcopy(TEST_SERVICE))
         next(s for s in config["services"] if s["name"] == "gateway")["calls"].append("test-svc")
 
     return synthesize_variant(change)

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from platform_config import ConfigError, Platform, load_platform
+
 
 class InputError(Exception):
     """Input a tool cannot use; one line for the user."""
@@ -21,6 +23,15 @@ def read_json(path: Path):
         raise InputError(f"cannot read {path} ({error.strerror})") from None
     except (ValueError, RecursionError) as error:  # bad JSON, not UTF-8, nested too deep
         raise InputError(f"{path} is not valid JSON: {' '.join(str(error).split())[:200]}") from None
+
+
+def configured_platform() -> Platform | None:
+    """The configured platform, or None after printing each problem (the caller exits 2)."""
+    try:
+        return load_platform()
+    except ConfigError as error:
+        print("\n".join(f"error: {p}" for p in error.problems), file=sys.stderr)
+        return None
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -28,10 +28,10 @@ from dataclasses import asdict, dataclass, field
 import requests
 from google.api_core import exceptions
 
-from platform_config import ConfigError, Platform, app_state_prefix, load_platform
+from platform_config import Platform, app_state_prefix
 from platform_config.naming import INFRASTRUCTURE_COMMIT_OUTPUT, ROLLOUT_OUTPUT, STATE_OBJECT
 from tools.ci_plan import NotDeployed, deployed_tags, images
-from tools.cli import OneLineParser
+from tools.cli import OneLineParser, configured_platform
 from tools.preflight import Google, NoConnection, connect, short_error
 
 # v<VERSION>-<application commit>, and -u<URL set> for an image that bakes the URLs in (tools/ci_plan.py).
@@ -214,10 +214,8 @@ def render(now: Deployed) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        platform = load_platform()
-    except ConfigError as error:
-        print("\n".join(f"error: {p}" for p in error.problems), file=sys.stderr)
+    platform = configured_platform()
+    if platform is None:
         return 2
     parser = OneLineParser(prog="python -m tools.deployed", description=__doc__.splitlines()[0])
     parser.add_argument("environment", choices=list(platform.environments))

@@ -56,7 +56,7 @@ from google.cloud import artifactregistry_v1, resourcemanager_v3, secretmanager_
 from google.cloud.storage.retry import DEFAULT_RETRY as STORAGE_RETRY
 from google.protobuf.json_format import ParseError
 
-from platform_config import ConfigError, Platform, app_state_prefix, load_platform, runtime_account_id
+from platform_config import Platform, app_state_prefix, runtime_account_id
 from platform_config.naming import (
     BOOTSTRAP_STATE_PREFIX,
     DEFAULT_OUTDIR,
@@ -70,6 +70,7 @@ from platform_config.naming import (
     url_secret_ids,
 )
 from platform_config.role_permissions import PLANNER_PERMISSIONS, ROLE_PERMISSIONS
+from tools.cli import configured_platform
 
 TIMEOUT_ENV = "PREFLIGHT_TIMEOUT"
 API_ENDPOINT_ENV = "PREFLIGHT_API_ENDPOINT"
@@ -719,13 +720,15 @@ def _parse_args(argv: list[str]) -> tuple[str | None, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        platform = load_platform()
-    except ConfigError as error:
-        print("\n".join(f"error: {p}" for p in error.problems), file=sys.stderr)
+    platform = configured_platform()
+    if platform is None:
         return 2
     usage = f"make preflight ENV=<{'|'.join(platform.environments)}> [IDENTITY=<{'|'.join(IDENTITIES)}>]"
-    env_name, identity = _parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv in (["--help"], ["-h"]):
+        print(f"usage: {usage}\n   or: python -m tools.preflight <{'|'.join(platform.environments)}> [--identity {'|'.join(IDENTITIES)}]\n\n{__doc__}", end="")
+        return 0
+    env_name, identity = _parse_args(argv)
     if env_name not in platform.environments or identity not in IDENTITIES:
         print(f"usage: {usage}", file=sys.stderr)
         return 2
