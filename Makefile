@@ -33,6 +33,7 @@ help:
 	@echo "make rehearse                     run the deploy workflows with act against local stand-ins"
 	@echo "make schema                       regenerate config/platform.schema.json from the model"
 	@echo "make bench                        timings, written to bench/RESULTS.md"
+	@echo "make clean                        delete $(OUT) (refused while it holds a bootstrap's local state)"
 
 $(PIPENV):
 	@$(PYTHON) -m venv $(TOOLS)/pipenv
@@ -105,5 +106,11 @@ bench: install
 schema: $(VENV)/.synced
 	@$(PY) -m platform_config.schema
 
+# A bootstrap's local state is the only record of what it created: never deleted here.
 clean:
+	@held=$$(echo $$(ls $(OUT)/stacks/*/terraform.tfstate $(OUT)/stacks/*/terraform.tfstate.backup 2>/dev/null)); \
+	if [ -n "$$held" ]; then \
+	  echo "error: make clean: refused, $$held holds a bootstrap's state, the only record of what it created: move it into the state bucket first (README, Deploy from scratch, step 3: bootstrap_backend: gcs, make synth, tofu init -migrate-state, then delete the local file), or copy it out of $(OUT)" >&2; \
+	  exit 2; \
+	fi
 	rm -rf $(OUT) .pytest_cache
