@@ -17,8 +17,11 @@ from .model import Environment, Platform, Service
 from .naming import (
     BUILTIN_PLACEHOLDERS,
     IMAGE_TAGS_OUTPUT,
+    INFRASTRUCTURE_COMMIT_OUTPUT,
+    INFRASTRUCTURE_COMMIT_VARIABLE,
     ROLLOUT_OUTPUT,
     ROLLOUT_VARIABLE,
+    UNBUILT_IMAGES_VARIABLE,
     data_bucket_name,
     image_tag_variable_name,
     runtime_account_id,
@@ -48,6 +51,9 @@ RESERVED_CONSTRUCT_IDS = frozenset(
         ROLLOUT_VARIABLE,
         ROLLOUT_OUTPUT,
         IMAGE_TAGS_OUTPUT,
+        UNBUILT_IMAGES_VARIABLE,
+        INFRASTRUCTURE_COMMIT_VARIABLE,
+        INFRASTRUCTURE_COMMIT_OUTPUT,
         "service_urls",
         # bootstrap stack
         "apis",
