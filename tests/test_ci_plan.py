@@ -71,7 +71,7 @@ def test_tfvars_set_every_variable_of_the_app_stack(stacks, platform, env_name):
     assert values["plan_unbuilt_images"] == [], "a deploy reads every image from the registry"
     assert stacks[f"app-{env_name}"]["output"]["infrastructure_commit_id"]["value"] == "${var.infrastructure_commit}"
     with pytest.raises(PlanError, match="not a git commit id"):
-        tfvars(platform, {image: TAG for image in images(platform)}, "r1", infrastructure_commit="main")
+        tfvars(platform, {image: TAG for image in images(platform)}, "r1", infrastructure_commit="$(git rev-parse HEAD)")
 
 
 def test_one_build_per_image_with_its_dockerfile(numbered, env_name):

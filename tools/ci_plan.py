@@ -56,7 +56,8 @@ from platform_config.naming import (
 
 # Docker's tag grammar; the app stack validates the same.
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-COMMIT = re.compile(r"[0-9a-f]{7,40}")
+# A commit id on GitHub (job.workflow_sha); act's rehearsal passes the ref instead.
+COMMIT = re.compile(r"[0-9A-Za-z._/-]{1,255}")
 # The tag a plan shows for an image no deploy has built yet (never pushed).
 UNBUILT_TAG = "not-built-yet"
 
@@ -195,7 +196,7 @@ def tfvars(platform: Platform, tags: dict[str, str], rollout: str = "", unbuilt:
     if missing:
         raise PlanError(f"no tag for image(s) {missing}")
     if infrastructure_commit and not COMMIT.fullmatch(infrastructure_commit):
-        raise PlanError(f"INFRASTRUCTURE_COMMIT {infrastructure_commit!r} is not a git commit id (7 to 40 hex digits)")
+        raise PlanError(f"INFRASTRUCTURE_COMMIT {infrastructure_commit!r} is not a git commit id")
     return {
         **{image_tag_variable_name(image): tags[image] for image in images(platform)},
         ROLLOUT_VARIABLE: rollout,
