@@ -20,6 +20,7 @@ Exit 0; 1 when the state cannot be read or was never written by a deploy;
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     platform = configured_platform()
     if platform is None:
         return 2
-    parser = OneLineParser(prog="python -m tools.deployed", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m tools.deployed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("environment", choices=list(platform.environments))
     parser.add_argument("--json", action="store_true", help="one JSON object instead of text")
     args = parser.parse_args(argv)
