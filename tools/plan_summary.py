@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from platform_config.naming import IMAGE_TAGS_OUTPUT
+from tools.cli import cap_lines, shorten
 
 # Order of appearance: what can lose data or access comes first.
 KINDS = ("replace", "delete", "create", "update", "import", "move")
@@ -63,8 +64,7 @@ def _sub(mask: Any, key: str | int) -> Any:
 
 
 def _value(value: Any) -> str:
-    text = "(absent)" if value is None else json.dumps(value, sort_keys=True)
-    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+    return shorten(value, MAX_VALUE_CHARS)
 
 
 def attribute_changes(
@@ -198,11 +198,7 @@ def summarize(plan: dict, stack: str) -> str:
 
 
 def _capped(text: str) -> str:
-    if len(text) <= MAX_CHARS:
-        return text
-    kept = text[:MAX_CHARS].rsplit("\n", 1)[0]
-    dropped = text.count("\n") - kept.count("\n")
-    return kept + f"\n… {dropped} more line(s): `tofu show` of the saved plan has them all.\n"
+    return cap_lines(text, MAX_CHARS, lambda dropped: f"\n… {dropped} more line(s): `tofu show` of the saved plan has them all.\n")
 
 
 def main(argv: list[str]) -> int:

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.cli import InputError, OneLineParser, read_json
+from tools.cli import InputError, OneLineParser, cap_lines, read_json
+from tools.cli import shorten as cli_shorten
 
 MARKER = "<!-- cdktf-synth-diff -->"
 # GitHub refuses comments over 65,536 characters; leave room for the note.
@@ -280,8 +281,7 @@ def diff_trees(base: dict[str, dict], head: dict[str, dict]) -> list[StackDiff]:
 
 
 def shorten(value: Any) -> str:
-    text = "(absent)" if value is None else json.dumps(value, sort_keys=True)
-    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+    return cli_shorten(value, MAX_VALUE_CHARS)
 
 
 def render(diffs: list[StackDiff]) -> str:
@@ -339,11 +339,7 @@ def _whole(value: Any) -> str:
 
 
 def truncate(report: str) -> str:
-    if len(report) <= MAX_REPORT_CHARS:
-        return report
-    kept = report[:MAX_REPORT_CHARS].rsplit("\n", 1)[0]
-    dropped = report.count("\n") - kept.count("\n")
-    return kept + f"\n\n… report truncated: {dropped} more lines. Run `make synth-diff` locally for all of it.\n"
+    return cap_lines(report, MAX_REPORT_CHARS, lambda dropped: f"\n\n… report truncated: {dropped} more lines. Run `make synth-diff` locally for all of it.\n")
 
 
 def main(argv: list[str] | None = None) -> int:
