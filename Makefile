@@ -24,7 +24,7 @@ ENGINE := .engine
 TOFU := $(CURDIR)/$(ENGINE)/bin/tofu
 export TOFU
 
-.PHONY: help engine seed-state mutate install install-python rehearse schema test-slow synth cdktf-synth security preflight synth-diff test bench clean
+.PHONY: help engine seed-state mutate install install-python rehearse schema test-slow synth cdktf-synth security preflight deployed synth-diff test bench clean
 
 help:
 	@echo "make synth                        synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
@@ -35,11 +35,13 @@ help:
 	@echo "make cdktf-synth                  the same synthesis through the cdktf CLI"
 	@echo "make security                     synthesize, then checkov over every stack"
 	@echo "make preflight ENV=<env>          does everything a deploy needs exist? (IDENTITY=planner: read-only)"
+	@echo "make deployed ENV=<env> [JSON=1]  what runs now (tags, commits, revisions) and the rollback command; read-only"
 	@echo "make synth-diff BASE=dir HEAD=dir report what changed between two cdktf.out trees"
 	@echo "make rehearse                     run the deploy workflows with act against local stand-ins"
 	@echo "make schema                       regenerate config/platform.schema.json from the model"
 	@echo "make bench                        timings, written to bench/RESULTS.md"
 	@echo "make mutate                       the mutation gate: every safety mutant must be killed (~10 min)"
+	@echo "make clean                        delete $(OUT) (refused while it holds a bootstrap's local state)"
 
 $(PIPENV):
 	@$(PYTHON) -m venv $(TOOLS)/pipenv
@@ -93,6 +95,11 @@ synth-diff: $(VENV)/.synced
 preflight: $(VENV)/.synced
 	@$(PY) -m tools.preflight $(ENV) $(if $(IDENTITY),--identity $(IDENTITY))
 
+# What runs in an environment now and how to roll back (read-only: state bucket and Cloud Run).
+deployed: $(VENV)/.synced
+	@test -n "$(ENV)" || { echo "usage: make deployed ENV=<environment> [JSON=1]" >&2; exit 2; }
+	@$(PY) -m tools.deployed $(ENV) $(if $(filter 1,$(JSON)),--json)
+
 # One worker per core (at most 4), each synthesizing once; a test file stays
 # on one worker, so its module fixtures run once.
 TEST_WORKERS := -n auto --maxprocesses 4 --dist loadfile
@@ -126,5 +133,11 @@ bench: install
 schema: $(VENV)/.synced
 	@$(PY) -m platform_config.schema
 
+# A bootstrap's local state is the only record of what it created: never deleted here.
 clean:
+	@held=$$(echo $$(ls $(OUT)/stacks/*/terraform.tfstate $(OUT)/stacks/*/terraform.tfstate.backup 2>/dev/null)); \
+	if [ -n "$$held" ]; then \
+	  echo "error: make clean: refused, $$held holds a bootstrap's state, the only record of what it created: move it into the state bucket first (README, Deploy from scratch, step 3: bootstrap_backend: gcs, make synth, tofu init -migrate-state, then delete the local file), or copy it out of $(OUT)" >&2; \
+	  exit 2; \
+	fi
 	rm -rf $(OUT) .pytest_cache

@@ -263,7 +263,7 @@ class Environment(Strict):
     project_id: ProjectId = Field(description="Google Cloud project id (6-30 lowercase letters, digits or hyphens); one project per environment.")
     project_number: ProjectNumber | None = Field(
         default=None,
-        description="The project's number, as a string, needed by CI only (Workload Identity provider name, the services' "
+        description="The project's number (its digits, quoted or not), needed by CI only (Workload Identity provider name, the services' "
         "URLs): `gcloud projects describe PROJECT --format='value(projectNumber)'`; null: CI refuses to deploy.",
     )
     region: Region = Field(description="Region of the services, the registry and (by default) the state bucket, e.g. us-east4 (`gcloud run regions list`).")
@@ -281,7 +281,9 @@ class Environment(Strict):
         default={},
         description="Values of `{name}` placeholders in services' and env_groups' values for this environment (name: lowercase and '_').",
     )
-    deletion_protection: bool = Field(description="true: Cloud Run services are deletion-protected (except first_apply_services), e.g. in production.")
+    deletion_protection: bool = Field(
+        description="true: Cloud Run services are deletion-protected (except first_apply_services and retiring_services), e.g. in production."
+    )
     # Not strict: in strict mode pydantic takes only Adoptable instances, not their names.
     adopt: list[Annotated[Adoptable, Field(strict=False)]] = Field(
         default=[],
@@ -307,6 +309,11 @@ class Environment(Strict):
         default=[],
         description="Services whose first apply has not succeeded yet: deletion protection stays off so a failed creation "
         "can be replaced; remove the name once the service is up.",
+    )
+    retiring_services: list[ServiceName] = Field(
+        default=[],
+        description="Services about to be removed: deletion protection off so the removal can destroy them; deploy, "
+        "then remove them from services and from here (README, Removing a service).",
     )
     move_to_bootstrap: bool = Field(
         default=False,

@@ -10,6 +10,12 @@ from .templates import render
 ROLLOUT_VARIABLE = "rollout"
 ROLLOUT_OUTPUT = "rollout_id"
 IMAGE_TAGS_OUTPUT = "image_tags"
+# The infrastructure repository's commit of the last deploy (input and output), for `make deployed`.
+INFRASTRUCTURE_COMMIT_VARIABLE = "infrastructure_commit"
+INFRASTRUCTURE_COMMIT_OUTPUT = "infrastructure_commit_id"
+# Plans only (pull requests, drift): images that no deploy has built yet (a
+# service added by the change), planned by tag without reading the registry.
+UNBUILT_IMAGES_VARIABLE = "plan_unbuilt_images"
 
 
 def runtime_account_id(service_name: str, environment_name: str) -> str:

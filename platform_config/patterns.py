@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, StringConstraints, WithJsonSchema
 from pydantic_core import core_schema
 
 from .echo import echo
@@ -144,7 +144,18 @@ Memory = Annotated[str, _Matches(MEMORY, "use e.g. 512Mi or 2Gi"), AfterValidato
 NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 Region = Annotated[str, AfterValidator(_region), WithJsonSchema({"type": "string", "enum": sorted(GCP_REGIONS)})]
 BucketLocation = Annotated[str, AfterValidator(_bucket_location)]
-ProjectNumber = Annotated[str, _Matches(PROJECT_NUMBER, "use the digits of `gcloud projects describe PROJECT --format='value(projectNumber)'`")]
+
+
+def _digits_of_a_number(value: Any) -> Any:
+    """YAML reads an unquoted 123456789012 as a number: its digits are meant."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+ProjectNumber = Annotated[
+    str,
+    BeforeValidator(_digits_of_a_number, json_schema_input_type=str | int),
+    _Matches(PROJECT_NUMBER, "use the digits of `gcloud projects describe PROJECT --format='value(projectNumber)'`"),
+]
 RegistryRepository = Annotated[str, _Matches(REGISTRY_REPOSITORY, "use lowercase letters, digits and hyphens, starting with a letter")]
 VarName = Annotated[str, _Matches(VAR_NAME, "use lowercase and '_'")]
 BucketKey = Annotated[str, _Matches(BUCKET_KEY, "use up to 31 lowercase letters, digits and '_', starting with a letter (it is also a {placeholder})")]

@@ -17,8 +17,11 @@ from .model import Environment, Platform, Service
 from .naming import (
     BUILTIN_PLACEHOLDERS,
     IMAGE_TAGS_OUTPUT,
+    INFRASTRUCTURE_COMMIT_OUTPUT,
+    INFRASTRUCTURE_COMMIT_VARIABLE,
     ROLLOUT_OUTPUT,
     ROLLOUT_VARIABLE,
+    UNBUILT_IMAGES_VARIABLE,
     data_bucket_name,
     image_tag_variable_name,
     runtime_account_id,
@@ -48,6 +51,9 @@ RESERVED_CONSTRUCT_IDS = frozenset(
         ROLLOUT_VARIABLE,
         ROLLOUT_OUTPUT,
         IMAGE_TAGS_OUTPUT,
+        UNBUILT_IMAGES_VARIABLE,
+        INFRASTRUCTURE_COMMIT_VARIABLE,
+        INFRASTRUCTURE_COMMIT_OUTPUT,
         "service_urls",
         # bootstrap stack
         "apis",
@@ -572,7 +578,7 @@ def adopted_services_configured(platform: Platform) -> list[Problem]:
     problems: list[Problem] = []
     names = {s.name for s in platform.services}
     for env_name, environment in platform.environments.items():
-        for field in ("adopt_services", "adopt_runtime_accounts", "first_apply_services"):
+        for field in ("adopt_services", "adopt_runtime_accounts", "first_apply_services", "retiring_services"):
             for name in getattr(environment, field):
                 if name not in names:
                     problems.append((("environments", env_name, field), f"{name!r} is not a configured service; use one of: {', '.join(sorted(names))}"))

@@ -273,8 +273,9 @@ def _fill(text: str, variables: dict[str, str]) -> str:
 def _desired(config: dict, variables: dict[str, str]) -> dict[str, str]:
     """address -> digest of the resource's arguments with variables and the
     images' digests (what the registry holds for each tag) filled in."""
+    # The services read `one(<check>[*].self_link)` (the check has a count: plans skip unbuilt images).
     digests = {
-        f"${{data.google_artifact_registry_docker_image.{name}.self_link}}": _digest_of(_fill(body["image_name"], variables))
+        f"one(data.google_artifact_registry_docker_image.{name}[*].self_link)": _digest_of(_fill(body["image_name"], variables))
         for name, body in config.get("data", {}).get("google_artifact_registry_docker_image", {}).items()
     }
     text_of = {}

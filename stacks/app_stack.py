@@ -20,6 +20,7 @@ from cdktf import (
     TerraformStack,
     TerraformVariable,
     TerraformVariableValidationConfig,
+    Token,
 )
 from cdktf_cdktf_provider_google.data_google_artifact_registry_docker_image import (
     DataGoogleArtifactRegistryDockerImage,
@@ -36,10 +37,14 @@ from constructs_lib.published_secret import PublishedSecretValue
 from platform_config import Platform, Service, app_state_prefix, image_tag_variable_name, runtime_account_id
 from platform_config.naming import (
     IMAGE_TAGS_OUTPUT,
+    INFRASTRUCTURE_COMMIT_OUTPUT,
+    INFRASTRUCTURE_COMMIT_VARIABLE,
     ROLLOUT_OUTPUT,
     ROLLOUT_VARIABLE,
+    UNBUILT_IMAGES_VARIABLE,
     bootstrap_stack_name,
     placeholder_values,
+    registry_url_prefix,
     service_account_email,
     service_url,
     service_urls_secret_id,
@@ -119,7 +124,8 @@ class AppStack(TerraformStack):
                 service_account_email=service_account_email(runtime_account_id(service.name, env_name), project),
                 container=spec,
                 labels={**labels, "service": service.name},
-                deletion_protection=environment.deletion_protection and service.name not in environment.first_apply_services,
+                # Off while a first creation may need replacing, or before a removal.
+                deletion_protection=environment.deletion_protection and service.name not in (*environment.first_apply_services, *environment.retiring_services),
                 invoker_iam_disabled=service.invoker_iam_disabled,
                 exists=service.name in environment.adopt_services,
                 # A plan before the bootstrap fails on the check, not on a revision.
@@ -160,6 +166,15 @@ class AppStack(TerraformStack):
         # What runs now, for plans that must not change it (pull requests, drift).
         TerraformOutput(self, IMAGE_TAGS_OUTPUT, value=image_tags)
         TerraformOutput(self, ROLLOUT_OUTPUT, value=rollout)
+        commit = TerraformVariable(
+            self,
+            INFRASTRUCTURE_COMMIT_VARIABLE,
+            type="string",
+            default="",
+            nullable=False,
+            description="This repository's commit the deploy synthesized from; CI passes it, `make deployed` shows it",
+        )
+        TerraformOutput(self, INFRASTRUCTURE_COMMIT_OUTPUT, value=commit.string_value)
 
     def _runtime_identities_check(self) -> DataGoogleServiceAccounts:
         """Fails `tofu plan` early, naming what is missing, when the
@@ -176,8 +191,8 @@ class AppStack(TerraformStack):
                         condition=f"${{length(setsubtract({_hcl_list(expected)}, [for a in self.accounts : a.account_id])) == 0}}",
                         error_message=(
                             f'runtime identity missing for ${{join(", ", setsubtract({_hcl_list(expected)}, '
-                            f"[for a in self.accounts : a.account_id]))}}: apply {bootstrap_stack_name(env_name)} first "
-                            "(README, Adding a service)."
+                            f"[for a in self.accounts : a.account_id]))}}: apply {bootstrap_stack_name(env_name)} first, "
+                            "as an admin, from the change that adds the service and BEFORE it is merged (README, Adding a service)."
                         ),
                     )
                 ]
@@ -211,8 +226,18 @@ class AppStack(TerraformStack):
         image, checked at plan time: the tag is well-formed and the image with
         that tag is in the registry. Services run the digest the plan read
         (`self_link`), so the apply deploys exactly the reviewed image even if
-        the tag is pushed again in between."""
+        the tag is pushed again in between. A plan of a change that adds an
+        image (pull requests, drift) lists it in the unbuilt images: it is
+        planned by tag, unread (no deploy has built it yet); deploys pass []."""
         project, region, repository = self.environment.project_id, self.environment.region, self.environment.registry_repository
+        TerraformVariable(
+            self,
+            UNBUILT_IMAGES_VARIABLE,
+            type="list(string)",
+            default=[],
+            nullable=False,
+            description="Plans only: images no deploy has built yet (a service added by the change), planned by tag; deploys pass []",
+        )
         tags: dict[str, str] = {}
         refs: dict[str, str] = {}
         for image in sorted({s.image for s in self.platform.services}):
@@ -230,9 +255,11 @@ class AppStack(TerraformStack):
                     )
                 ],
             )
+            is_unbuilt = f'contains(var.{UNBUILT_IMAGES_VARIABLE}, "{image}")'
             pushed = DataGoogleArtifactRegistryDockerImage(
                 self,
                 f"image-check-{image}",
+                count=Token.as_number(f"${{{is_unbuilt} ? 0 : 1}}"),
                 project=project,
                 location=region,
                 repository_id=repository,
@@ -241,8 +268,10 @@ class AppStack(TerraformStack):
                 # registry is reported as such rather than as a missing image.
                 depends_on=[registry_check],
             )
+            # one(): null, not an error, when the check is not read (count 0).
+            by_tag = f"{registry_url_prefix(region, project, repository)}/{image}:${{var.{name}}}"
             tags[image] = variable.string_value
-            refs[image] = pushed.self_link
+            refs[image] = f'${{{is_unbuilt} ? "{by_tag}" : one(data.{pushed.terraform_resource_type}.{pushed.friendly_unique_id}[*].self_link)}}'
         return tags, refs
 
 

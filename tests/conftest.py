@@ -19,6 +19,14 @@ from synth.provider_bindings import import_only_used_submodules
 ROOT = Path(__file__).resolve().parent.parent
 # A data bucket of test configurations, named so no platform has it.
 TEST_ONLY_BUCKET = "test_only_bucket"
+# A service added by test configurations, named so no platform has it.
+TEST_SERVICE = {
+    "name": "test-svc",
+    "image": "test_svc",
+    "port": 8080,
+    "url_name": "TEST_SVC_URL",
+    "build": {"dockerfile": "test_svc/Dockerfile", "context": "."},
+}
 
 # As main.py does; tests/test_synth_shortcuts.py proves the output is the same without it.
 import_only_used_submodules()
@@ -106,11 +114,7 @@ def variant(synthesize_variant) -> dict[str, dict]:
     def change(config):
         config["services"].append(
             {
-                "name": "test-svc",
-                "image": "test_svc",
-                "port": 8080,
-                "url_name": "TEST_SVC_URL",
-                "build": {"dockerfile": "test_svc/Dockerfile", "context": "."},
+                **copy.deepcopy(TEST_SERVICE),
                 "env": {"ENVIRONMENT": "{env}"},
                 "secrets": {"DATABASE_URL": "DATABASE_URL"},
                 "calls": ["meals-service", "users-service"],
@@ -128,7 +132,7 @@ def variant(synthesize_variant) -> dict[str, dict]:
 def choices(synthesize_variant) -> dict[str, dict]:
     """One synthesis with every per-service and adoption choice switched on
     somewhere: production adopts agent-service (and journal-service's
-    account), users-service has not been applied yet, the gateway is public
+    account), users-service has not been applied yet, habits-service is about to be removed, the gateway is public
     without an allUsers binding, meals-service keeps its CPU, a data bucket
     is added (TEST_ONLY_BUCKET), production adopts every data bucket, kept in
     the US multi-region, and staging moves its layout-1 resources to the
@@ -139,6 +143,7 @@ def choices(synthesize_variant) -> dict[str, dict]:
         production["adopt_services"] = ["agent-service"]
         production["adopt_runtime_accounts"] = ["journal-service"]
         production["first_apply_services"] = ["users-service"]
+        production["retiring_services"] = ["habits-service"]
         config["data_buckets"][TEST_ONLY_BUCKET] = {"name": "test-only-{project}-{env}"}
         production["adopt_buckets"] = list(config["data_buckets"])
         for bucket in config["data_buckets"].values():

@@ -3,7 +3,9 @@ http.server on 127.0.0.1 (free port) in a thread, answering the documented
 request and response shapes, so Google's real client libraries can be pointed
 at it (PREFLIGHT_API_ENDPOINT). Cloud Storage requests are passed on to
 fake-gcs-server (STORAGE_EMULATOR_HOST points here), except the bucket's
-testIamPermissions, which fake-gcs-server lacks (it has no IAM).
+testIamPermissions, which fake-gcs-server lacks (it has no IAM); and
+`versions=True` (as Google's Python client sends it, which Google accepts)
+is passed on as `versions=true`, the only spelling fake-gcs-server reads.
 
 Shapes, by API reference:
 - errors: https://cloud.google.com/apis/design/errors#http_mapping
@@ -60,6 +62,8 @@ class FakeGoogle:
     enabled_apis: dict[str, set[str]] = field(default_factory=dict)  # project -> APIs
     service_accounts: set[str] = field(default_factory=set)  # emails
     run_services: set[str] = field(default_factory=set)  # projects/P/locations/L/services/S
+    # More of a service's GET answer (Service resource fields: latestReadyRevision, trafficStatuses, ...).
+    run_service_fields: dict[str, dict] = field(default_factory=dict)
     bindings: dict[str, list[dict]] = field(default_factory=dict)  # project -> IAM policy bindings
     denied_permissions: set[str] = field(default_factory=set)  # testIamPermissions leaves them out
     unknown_permissions: set[str] = field(default_factory=set)  # testIamPermissions answers 400
@@ -209,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
         if "/services/" in name:
             if name not in fake.run_services:
                 return _error(404, f"Resource '{name.rsplit('/', 1)[1]}' of kind 'SERVICE' does not exist.")
-            return 200, {"name": name, "uri": f"https://{name.rsplit('/', 1)[1]}-{PROJECT_NUMBER}.a.run.app"}
+            return 200, {"name": name, "uri": f"https://{name.rsplit('/', 1)[1]}-{PROJECT_NUMBER}.a.run.app", **fake.run_service_fields.get(name, {})}
         return _error(404, f"the fake does not serve {method} {path}")
 
     def _granted(self, permissions: list[str], resource: str, storage: bool = False) -> tuple[int, dict]:
@@ -223,7 +227,8 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, {**extra, "permissions": granted} if granted else extra
 
     def _to_gcs(self, method: str, body: bytes) -> None:
-        request = urllib.request.Request(f"{self.fake.gcs_url}{self.path}", data=body or None, method=method)
+        path = re.sub(r"([?&]versions=)True\b", r"\1true", self.path)
+        request = urllib.request.Request(f"{self.fake.gcs_url}{path}", data=body or None, method=method)
         for header in ("Content-Type", "Range"):
             if self.headers.get(header):
                 request.add_header(header, self.headers[header])

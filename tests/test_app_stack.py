@@ -86,12 +86,12 @@ def test_a_plan_before_the_bootstrap_names_the_missing_identities(stack, platfor
     for service in platform.services:
         assert f'"{service.name}-{env_name}"' in postcondition["condition"]
     assert postcondition["error_message"].startswith("runtime identity missing for ${join(")
-    assert f"apply bootstrap-{env_name} first" in postcondition["error_message"]
+    assert f"apply bootstrap-{env_name} first, as an admin, from the change that adds the service and BEFORE it is merged" in postcondition["error_message"]
     for name, service in cloud_run(stack).items():
         assert f"data.google_service_accounts.{check_name}" in service["depends_on"], name
 
 
-def test_images_come_from_the_registry_by_the_digest_the_plan_read(stack, platform):
+def test_images_come_from_the_registry_by_the_digest_the_plan_read(stack, platform, environment):
     """A tag input per image; the service runs the digest of that tag read at
     plan time (the data source's self_link), so a saved plan deploys exactly
     the image it was reviewed with."""
@@ -100,11 +100,19 @@ def test_images_come_from_the_registry_by_the_digest_the_plan_read(stack, platfo
     for service in platform.services:
         image = cloud_run(stack)[service.name]["template"]["containers"][0]["image"]
         [check] = [name for name, body in checks.items() if body["image_name"] == f"{service.image}:${{var.image_tag_{service.image}}}"]
-        assert image == f"${{data.google_artifact_registry_docker_image.{check}.self_link}}"
+        # Unless a plan names the image unbuilt (a service the change adds): by tag, unread.
+        unbuilt = f'contains(var.plan_unbuilt_images, "{service.image}")'
+        registry = f"{environment.region}-docker.pkg.dev/{environment.project_id}/{environment.registry_repository}"
+        assert image == (
+            f'${{{unbuilt} ? "{registry}/{service.image}:${{var.image_tag_{service.image}}}" '
+            f": one(data.google_artifact_registry_docker_image.{check}[*].self_link)}}"
+        )
+        assert checks[check]["count"] == f"${{{unbuilt} ? 0 : 1}}"
         tag = variables[f"image_tag_{service.image}"]
         assert "default" not in tag, "a plan without tags must fail"
         assert tag["nullable"] is False
         assert tag["validation"][0]["error_message"].startswith(f"image_tag_{service.image} must be")
+    assert variables["plan_unbuilt_images"]["default"] == [], "a deploy reads every image"
 
 
 def test_plan_fails_early_on_missing_registry_or_image(stack, platform, environment, env_name):
@@ -219,7 +227,7 @@ def test_added_service_gets_everything_without_python_changes(variant, platform)
     stack = variant["app-production"]
     project = platform.environments["production"].project_id
     added = cloud_run(stack)["test-svc"]
-    assert added["template"]["containers"][0]["image"].startswith("${data.google_artifact_registry_docker_image.image-check-test_svc")
+    assert "one(data.google_artifact_registry_docker_image.image-check-test_svc[*].self_link)" in added["template"]["containers"][0]["image"]
     assert "image_tag_test_svc" in stack["variable"]
     assert added["template"]["service_account"] == f"test-svc-production@{project}.iam.gserviceaccount.com"
     assert "test-svc-production" in {a["account_id"] for a in resources(variant["bootstrap-production"], "google_service_account").values()}
@@ -264,11 +272,12 @@ def test_cpu_idle_is_explicit_and_follows_configuration(stacks, choices, platfor
             assert body["template"]["containers"][0]["resources"]["cpu_idle"] is (service != "meals-service"), service
 
 
-def test_deletion_protection_waits_for_the_first_apply(choices, platform):
-    """A failed first creation leaves a tainted service that must be replaceable."""
+def test_deletion_protection_waits_for_the_first_apply_and_ends_before_removal(choices, platform):
+    """A failed first creation leaves a tainted service that must be replaceable;
+    a service about to be removed must be destroyable."""
     services = cloud_run(choices["app-production"])
     for name, body in services.items():
-        assert body["deletion_protection"] is (name != "users-service"), name
+        assert body["deletion_protection"] is (name not in ("users-service", "habits-service")), name
     assert not any(body["deletion_protection"] for body in cloud_run(choices["app-staging"]).values())
 
 
@@ -343,14 +352,15 @@ def test_every_condition_is_an_expression(stacks):
 def test_image_tag_validation_runs_in_a_real_engine(stack, tmp_path):
     """The tag inputs of the stack, alone with a built-in resource, planned by
     the project's OpenTofu: a good tag plans, a bad one fails with our message."""
+    strings = [name for name, body in stack["variable"].items() if body["type"] == "string"]
     (tmp_path / "main.tf.json").write_text(
-        json.dumps({"variable": stack["variable"], "resource": {"terraform_data": {"tags": {"input": [f"${{var.{v}}}" for v in stack["variable"]]}}}})
+        json.dumps({"variable": stack["variable"], "resource": {"terraform_data": {"tags": {"input": [f"${{var.{v}}}" for v in strings]}}}})
     )
     env = engine_env(tmp_path, "http://127.0.0.1:9/storage/v1/", "unused")
     assert engine_run(tmp_path, env, "init", "-input=false", "-no-color").returncode == 0
-    good = [f"-var={v}=v1.0.0-22403cf" for v in stack["variable"]]
+    good = [f"-var={v}=v1.0.0-22403cf" for v in strings]
     assert engine_run(tmp_path, env, "plan", "-input=false", "-no-color", *good).returncode == 0
-    first = next(iter(stack["variable"]))
+    first = strings[0]
     bad = engine_run(tmp_path, env, "plan", "-input=false", "-no-color", *good, f"-var={first}=not a tag")
     assert bad.returncode != 0 and f"{first} must be a Docker image tag" in " ".join(bad.stderr.split())
 
@@ -365,6 +375,10 @@ def test_image_tag_validation_runs_in_a_real_engine(stack, tmp_path):
         (
             lambda c: c["environments"]["staging"].update(adopt_runtime_accounts=["nobody"]),
             "environments.staging.adopt_runtime_accounts: 'nobody' is not a configured service",
+        ),
+        (
+            lambda c: c["environments"]["production"].update(retiring_services=["gone-service"]),
+            "environments.production.retiring_services: 'gone-service' is not a configured service",
         ),
         (
             lambda c: next(s for s in c["services"] if s["name"] == "meals-service").update(public=False, invoker_iam_disabled=True),

@@ -4,7 +4,9 @@ synthesize, and the helpers fail with one line."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import os
 import subprocess
 import sys
 
@@ -13,9 +15,21 @@ import yaml
 
 from platform_config import parse_platform
 from platform_config.naming import ROLLOUT_VARIABLE, registry_url_prefix
-from tools.ci_plan import PlanError, build_matrix, deployed_tags, environment_for_ref, identities, image_tags, images, main, tfvars
+from tools.ci_plan import (
+    PlanError,
+    build_matrix,
+    deployed_tags,
+    environment_for_ref,
+    identities,
+    image_tags,
+    images,
+    main,
+    tfvars,
+    url_build_args,
+    url_set_suffix,
+)
 
-from .conftest import ROOT
+from .conftest import ROOT, TEST_SERVICE
 
 TAG = "v1.0.0-22403cf"
 
@@ -51,9 +65,13 @@ def with_added_environment(raw_config):
 
 
 def test_tfvars_set_every_variable_of_the_app_stack(stacks, platform, env_name):
-    values = tfvars(platform, {image: TAG for image in images(platform)}, "r1")
+    values = tfvars(platform, {image: TAG for image in images(platform)}, "r1", infrastructure_commit="0123abc")
     assert set(values) == set(stacks[f"app-{env_name}"]["variable"])
-    assert values[ROLLOUT_VARIABLE] == "r1"
+    assert values[ROLLOUT_VARIABLE] == "r1" and values["infrastructure_commit"] == "0123abc"
+    assert values["plan_unbuilt_images"] == [], "a deploy reads every image from the registry"
+    assert stacks[f"app-{env_name}"]["output"]["infrastructure_commit_id"]["value"] == "${var.infrastructure_commit}"
+    with pytest.raises(PlanError, match="not a git commit id"):
+        tfvars(platform, {image: TAG for image in images(platform)}, "r1", infrastructure_commit="$(git rev-parse HEAD)")
 
 
 def test_one_build_per_image_with_its_dockerfile(numbered, env_name):
@@ -74,10 +92,13 @@ def test_url_built_images_get_every_deterministic_url(numbered, env_name):
         assert set(matrix[service.image]["build_args"]) == (expected if service.build.service_url_build_args else set())
 
 
-def test_rollback_overrides_tags_per_image(numbered):
+def test_rollback_overrides_every_tag_or_none(numbered):
     first, *rest = images(numbered)
-    tags = image_tags(numbered, TAG, {first: "v0.9.0-aaaaaaa"})
-    assert tags[first] == "v0.9.0-aaaaaaa" and {tags[image] for image in rest} <= {TAG}
+    rollback = {first: "v0.9.0-aaaaaaa", **{image: "v0.9.0-bbbbbbb" for image in rest}}
+    assert image_tags(numbered, TAG, rollback) == rollback
+    # A partial rollback would take the others from the branch head: refused.
+    with pytest.raises(PlanError, match=rf"image_tags names \['{first}'\] but not \{rest!r}: name every image"):
+        image_tags(numbered, TAG, {first: "v0.9.0-aaaaaaa"})
     with pytest.raises(PlanError, match="unknown image"):
         image_tags(numbered, TAG, {"no_such_image": TAG})
     with pytest.raises(PlanError, match="malformed tag"):
@@ -148,3 +169,117 @@ def test_a_ref_that_deploys_nothing_fails_first_in_one_line(platform):
 def test_environments_list_is_the_configuration(platform):
     result = subprocess.run([sys.executable, "-m", "tools.ci_plan", "environments"], cwd=ROOT, capture_output=True, text=True)
     assert json.loads(result.stdout) == list(platform.environments)
+
+
+def test_a_pull_request_adding_a_service_plans_it_as_new(stacks, platform, config_copy, capsys, tmp_path, monkeypatch):
+    """The deployed stack has no tag for the added image (test_svc): every
+    input of the app stack is still set, the new image is planned unbuilt,
+    and the note says the bootstrap is applied before the merge."""
+    config = config_copy
+    added = {*stacks["app-production"]["variable"], "image_tag_test_svc"}
+    deployed = {image: TAG for image in images(platform)}
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"image_tags": {"value": deployed}, "rollout_id": {"value": "r7"}, "infrastructure_commit_id": {"value": "feed123"}}))
+    config["services"].append(copy.deepcopy(TEST_SERVICE))
+    path = tmp_path / "platform.yaml"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("PLATFORM_CONFIG", str(path))
+    assert main(["production", "deployed-tfvars", str(outputs)]) == 0
+    captured = capsys.readouterr()
+    values = json.loads(captured.out)
+    assert set(values) == set(added)
+    assert values["image_tag_test_svc"] == "not-built-yet" and values["plan_unbuilt_images"] == ["test_svc"]
+    assert all(values[f"image_tag_{image}"] == TAG for image in deployed) and values["rollout"] == "r7"
+    assert values["infrastructure_commit"] == "feed123", "a plan of what runs keeps its commit"
+    [note] = captured.err.splitlines()
+    assert note.startswith("note: image(s) ['test_svc'] not deployed yet")
+    assert "applies bootstrap-production from this change BEFORE it is merged" in note
+
+
+def test_a_pull_request_removing_a_service_ignores_its_deployed_image(platform, capsys, tmp_path):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"image_tags": {"value": {**{image: TAG for image in images(platform)}, "gone_service": TAG}}}))
+    env_name = next(iter(platform.environments))
+    assert main([env_name, "deployed-tfvars", str(outputs)]) == 0
+    captured = capsys.readouterr()
+    values = json.loads(captured.out)
+    assert "image_tag_gone_service" not in values and values["plan_unbuilt_images"] == []
+    assert captured.err == "note: image(s) ['gone_service'] deployed but no longer configured: their services are planned for destruction.\n"
+
+
+FAKE_TOFU = """#!/usr/bin/env bash
+case "$*" in
+  *"output -json"*) cat "$FAKE_OUTPUTS" ;;
+  *"show -json"*) echo '{"resource_changes": []}' ;;
+esac
+"""
+
+
+def test_the_pull_request_plan_of_an_added_service_runs_and_says_why(platform, tmp_path):
+    """tools/plan_deployed.sh with a stand-in tofu: the deployed stack lacks
+    an image the configuration has; the plan runs, the summary carries the note."""
+    *deployed, new_image = images(platform)
+    env_name = next(iter(platform.environments))
+    outdir = tmp_path / "out"
+    (outdir / "stacks" / f"app-{env_name}").mkdir(parents=True)
+    (tmp_path / "bin").mkdir()
+    tofu = tmp_path / "bin" / "tofu"
+    tofu.write_text(FAKE_TOFU)
+    tofu.chmod(0o755)
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"image_tags": {"value": {image: TAG for image in deployed}}}))
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "FAKE_OUTPUTS": str(outputs), "CDKTF_OUTDIR": str(outdir)}
+    # The script runs at the repository's root (.venv/bin/python, plan-summary.md): a stand-in root.
+    for name in (".venv", "tools", "platform_config", "config"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    result = subprocess.run(["bash", "tools/plan_deployed.sh", env_name], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    tfvars_file = json.loads((outdir / "stacks" / f"app-{env_name}" / "deployed.auto.tfvars.json").read_text())
+    assert tfvars_file["plan_unbuilt_images"] == [new_image]
+    summary = (tmp_path / "plan-summary.md").read_text()
+    assert f"> **Note:** image(s) ['{new_image}'] not deployed yet" in summary
+
+
+def test_the_gateway_tag_changes_with_the_urls_it_bakes_in(numbered_config, tmp_path, monkeypatch, capsys):
+    """Same application commit, one service added: every image that bakes the
+    URLs in gets another tag (so the deploy rebuilds it); the others keep theirs.
+    The suffix is -u + the first 8 hex digits of the SHA-256 of the sorted
+    NAME=URL lines (README, "Deploy")."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "VERSION").write_text("1.0.0\n")
+    for command in (["init", "-q"], ["add", "VERSION"], ["-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-q", "-m", "v"]):
+        subprocess.run(["git", "-C", str(app), *command], check=True)
+    sha = subprocess.run(["git", "-C", str(app), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    added = copy.deepcopy(numbered_config)
+    added["services"].append(copy.deepcopy(TEST_SERVICE))
+
+    def prepared(config) -> dict[str, str]:
+        path = tmp_path / "platform.yaml"
+        path.write_text(yaml.safe_dump(config))
+        monkeypatch.setenv("PLATFORM_CONFIG", str(path))
+        environment = next(iter(config["environments"].values()))
+        assert main(["prepare", f"refs/heads/{environment['deploy_branch']}", str(app)]) == 0
+        outputs = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+        return json.loads(outputs["tags"])
+
+    before, after = prepared(numbered_config), prepared(added)
+    url_built = {s["image"] for s in numbered_config["services"] if s["build"].get("service_url_build_args")}
+    assert url_built, "the default platform has a gateway built with the URLs"
+    env = next(iter(numbered_config["environments"].values()))
+    region, number = env["region"], env["project_number"]
+    for image, tag in before.items():
+        if image in url_built:
+            lines = sorted(f"{s['url_name']}=https://{s['name']}-{number}.{region}.run.app" for s in numbered_config["services"] if s.get("url_name"))
+            assert tag == f"v1.0.0-{sha}-u" + hashlib.sha256("\n".join(lines).encode()).hexdigest()[:8]
+            assert after[image] != tag
+        else:
+            assert tag == after[image] == f"v1.0.0-{sha}"
+    assert prepared(numbered_config) == before, "the same URL set gives the same tag"
+
+
+def test_a_rollback_keeps_the_gateway_tag_it_names(numbered):
+    gateway = next(s.image for s in numbered.services if s.build.service_url_build_args)
+    suffix = url_set_suffix(url_build_args(numbered, next(iter(numbered.environments))))
+    rollback = {**{image: "v0.9.0-aaaaaaa" for image in images(numbered)}, gateway: "v0.9.0-aaaaaaa-u0123abcd"}
+    assert image_tags(numbered, TAG, rollback, suffix) == rollback

@@ -39,6 +39,16 @@ def test_bad_project_id(config_copy, project_id):
     only(problems(config_copy), "environments.production.project_id", repr(project_id), "6-30 lowercase")
 
 
+def test_an_unquoted_project_number_is_its_digits(config_copy):
+    """YAML reads `project_number: 123456789012` as a number."""
+    loaded = yaml.safe_load(yaml.safe_dump(config_copy).replace("project_number: null", "project_number: 123456789012"))
+    assert loaded["environments"]["production"]["project_number"] == 123456789012
+    assert parse_platform(loaded).environments["production"].project_number == "123456789012"
+    for not_a_number in (-5, True, 1.5):
+        config_copy["environments"]["production"]["project_number"] = not_a_number
+        only(problems(config_copy), "environments.production.project_number")
+
+
 def test_unknown_region(config_copy):
     config_copy["environments"]["staging"]["region"] = "mars-north9"
     only(problems(config_copy), "environments.staging.region", "'mars-north9' is not a Google Cloud region", "us-east4")

@@ -109,3 +109,38 @@ def test_verify_names_a_service_that_is_not_ready(tmp_path, platform, env_name, 
     stuck = platform.services[-1].name
     result = verify(tmp_path, platform, env_name, f"http://127.0.0.1:{health_server.server_address[1]}", not_ready={stuck})
     assert result.returncode == 1 and f"verify: {stuck}: not ready: boom" in result.stderr
+
+
+def test_summary_shows_images_from_to_and_changed_attributes():
+    """A recorded `tofu show -json` plan (OpenTofu's JSON output format): a
+    deploy of new tags and a service added (the URL secret's version replaced)."""
+    plan = json.loads((ROOT / "tests" / "fixtures" / "plan_image_rollout.json").read_text())
+    text = summarize(plan, "app-production")
+    images = text.split("Images (service: from → to):\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert images == [
+        "- `gateway` (mesh): `v1.0.0-aaaaaaa-u0000beef` → `v1.1.0-bbbbbbb-u0000beef`",
+        "- `users-service` (users_service): `v1.0.0-aaaaaaa` → `v1.1.0-bbbbbbb`",
+    ]
+    attributes = text.split("Changed attributes (replacements first):\n", 1)[1].splitlines()
+    assert attributes == [
+        "- replace `google_secret_manager_secret_version.url-secret-all_0A1B2C3D`",
+        "  - `name`: `(absent)` → `(known after apply)`",
+        "  - `secret_data`: `(sensitive)` → `(sensitive)` (forces replacement)",
+        "  - `version`: `(absent)` → `(known after apply)`",
+        "- update `google_cloud_run_v2_service.gateway_ABC12345`",
+        '  - `template[0].containers[0].image`: `"us-east4-docker.pkg.dev/p/r/mesh@sha256:1111"` → `"us-east4-docker.pkg.dev/p/r/mesh@sha256:2222"`',
+        '  - `uri`: `"https://gateway-1.us-east4.run.app"` → `(known after apply)`',
+        "- update `google_cloud_run_v2_service.users-service_DEF67890`",
+        '  - `template[0].containers[0].image`: `"us-east4-docker.pkg.dev/p/r/users_service@sha256:3333"` → `(known after apply)`',
+    ]
+    assert "https://b" not in text, "a sensitive value is never shown"
+
+
+def test_summary_is_capped_per_resource_and_in_all():
+    before = {f"label_{index:03d}": "a" for index in range(40)}
+    after = {key: "b" for key in before}
+    plan = {"resource_changes": [change(f"google_storage_bucket.b{n}", "update", before={"labels": before}, after={"labels": after}) for n in range(200)]}
+    text = summarize(plan, "app-x")
+    assert "  - … 25 more changed attribute(s)" in text
+    assert len(text) <= 15_000 + 200
+    assert text.rstrip().endswith("`tofu show` of the saved plan has them all.")

@@ -624,3 +624,10 @@ def test_a_held_state_lock_is_named_before_the_approval(world):
         f"created 2026-12-01T10:00:00Z): if that run is still going, wait for it; if it died, an admin runs "
         f"`tofu -chdir={world.outdir}/stacks/app-{world.env_name} force-unlock {lock.generation}`"
     ]
+
+
+def test_help_prints_the_documentation(capsys, platform):
+    assert tool.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: make preflight ENV=<{'|'.join(platform.environments)}> [IDENTITY=<deployer|planner>]\n")
+    assert tool.__doc__ in out

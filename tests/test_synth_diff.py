@@ -11,7 +11,7 @@ import pytest
 
 from tools.synth_diff import FORCES_REPLACEMENT, MARKER, MAX_REPORT_CHARS, REPLACEMENT_NOT_DESTRUCTIVE, blocks, diff_stack, diff_trees, render
 
-from .conftest import ROOT
+from .conftest import ROOT, TEST_SERVICE
 from .tfjson import resources
 
 
@@ -60,9 +60,11 @@ def test_report_says_exactly_what_changed(stacks, changed_platform, platform):
 
     app = diffs["app-production"]
     assert app.added == []
-    removed_types = {address.removeprefix("data.").split(".")[0] for address in app.removed}
-    assert {"google_cloud_run_v2_service", "google_secret_manager_secret_version", "google_artifact_registry_docker_image"} <= removed_types
-    assert app.removed == sorted(a for a in blocks(stacks["app-production"]) if "movements" in a.lower())
+    removed_types = {address.split(".")[0] for address in app.removed}
+    assert {"google_cloud_run_v2_service", "google_secret_manager_secret_version"} <= removed_types
+    assert app.removed == sorted(a for a in blocks(stacks["app-production"]) if "movements" in a.lower() and not a.startswith("data."))
+    # The image it ran is no longer read: a data source destroys nothing.
+    assert app.dropped == ["data.google_artifact_registry_docker_image.image-check-movements_service"]
     meals = next(a for a in app.changed if a.startswith("google_cloud_run_v2_service.meals-service"))
     assert [(c.path, c.old, c.new) for c in app.changed[meals]] == [("template.containers[0].ports.container_port", old_port, 8080)]
     assert [(c.path, c.new, c.destructive) for c in app.changed["terraform"]] == [("backend.gcs.bucket", new_bucket, True)]
@@ -75,6 +77,11 @@ def test_report_says_exactly_what_changed(stacks, changed_platform, platform):
     assert f"### bootstrap-production: 0 added, {len(bootstrap.removed)} removed, 1 changed ⚠" in report
     assert f'  - ⚠ `name`: `"{old_bucket}"` → `"{new_bucket}"` (forces replacement)' in report
     assert f"  - `template.containers[0].ports.container_port`: `{old_port}` → `8080`" in report
+    assert (
+        "Dropped (nothing destroyed: data sources no longer read, other blocks):\n- `data.google_artifact_registry_docker_image.image-check-movements_service`"
+        in report
+    )
+    assert "⚠ `data." not in report
     # Dropping a service removes resources from every stack.
     assert f"**Destructive changes (⚠) in: {', '.join(sorted(stacks))}.**" in report
 
@@ -228,3 +235,58 @@ def test_every_synthesized_resource_type_has_a_replacement_entry(stacks, choices
     types = {kind for tree in (stacks, choices) for stack in tree.values() for kind in stack.get("resource", {})}
     unlisted = types - set(FORCES_REPLACEMENT) - REPLACEMENT_NOT_DESTRUCTIVE
     assert not unlisted, f"add these to tools/synth_diff.py's tables: {sorted(unlisted)}"
+
+
+@pytest.fixture(scope="module")
+def added_service(synthesize_variant) -> dict[str, dict]:
+    """The default platform plus one service the gateway calls, nothing else."""
+
+    def change(config):
+        config["services"].append(copy.deepcopy(TEST_SERVICE))
+        next(s for s in config["services"] if s["name"] == "gateway")["calls"].append("test-svc")
+
+    return synthesize_variant(change)
+
+
+def test_adding_a_service_is_not_destructive(tmp_path, stacks, added_service, platform):
+    """The JSON of every URL (service-urls-<env>) gets a new version: replaced,
+    nothing lost; the strict command passes."""
+    diffs = by_name(diff_trees(stacks, added_service))
+    assert not any(d.destructive for d in diffs.values()), [d.name for d in diffs.values() if d.destructive]
+    for env_name in platform.environments:
+        app = diffs[f"app-{env_name}"]
+        [all_urls] = [a for a in app.changed if a.startswith("google_secret_manager_secret_version.url-secret-all")]
+        [change] = app.changed[all_urls]
+        assert (change.path, change.destructive) == ("secret_data", False)
+        assert change.note == "replaced by a new version of a value the stack writes: not destructive"
+    report = render(list(diffs.values()))
+    assert "(replaced by a new version of a value the stack writes: not destructive)" in report
+    assert "Destructive changes" not in report
+    base = write_tree(tmp_path / "base", stacks)
+    head = write_tree(tmp_path / "head", added_service)
+    strict = subprocess.run([sys.executable, "-m", "tools.synth_diff", str(base), str(head), "--fail-on-destructive"], cwd=ROOT, capture_output=True, text=True)
+    assert strict.returncode == 0, strict.stderr
+
+
+def test_a_secret_version_moved_to_another_secret_is_still_destructive():
+    version = {"secret": "projects/p/secrets/A_URL", "secret_data": "https://a"}
+    diff = diff_stack(
+        "app-x",
+        {"resource": {"google_secret_manager_secret_version": {"v": version}}},
+        {"resource": {"google_secret_manager_secret_version": {"v": {**version, "secret": "projects/p/secrets/B_URL"}}}},
+    )
+    assert [c.risk for c in diff.changed["google_secret_manager_secret_version.v"]] == ["forces replacement"]
+
+
+def test_blocks_that_destroy_nothing_when_they_go_are_dropped_not_removed():
+    base = {
+        "data": {"google_project": {"project": {"project_id": "p"}}},
+        "variable": {"x": {"type": "string"}},
+        "removed": [{"from": "google_storage_bucket.b", "lifecycle": {"destroy": False}}],
+        "resource": {"google_storage_bucket": {"b": {"name": "b"}}},
+    }
+    diff = diff_stack("app-x", base, {})
+    assert diff.removed == ["google_storage_bucket.b"]
+    assert diff.dropped == ["data.google_project.project", "removed", "variable"]
+    only_reads = diff_stack("app-x", {"data": base["data"]}, {})
+    assert not only_reads.destructive and only_reads.status == "changed"

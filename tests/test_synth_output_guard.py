@@ -32,3 +32,19 @@ def test_state_in_an_orphaned_folder_stops_the_synth(tmp_path):
     assert result.stderr.startswith(f"error: {orphan} holds the local state of a stack this configuration no longer has")
     assert orphan.exists()
     assert sorted(p.name for p in (tmp_path / "stacks").iterdir()) == ["bootstrap-qa"]
+
+
+def test_make_clean_keeps_a_bootstrap_state(tmp_path):
+    """`make clean` refuses while a stack folder holds a local state, and says
+    how to move it; without one it deletes the output folder."""
+    state = tmp_path / "cdktf.out" / "stacks" / "bootstrap-production" / "terraform.tfstate"
+    state.parent.mkdir(parents=True)
+    state.write_text('{"version": 4, "resources": []}')
+    clean = ["make", "-s", "-f", str(ROOT / "Makefile"), "-C", str(tmp_path), "clean"]
+    refused = subprocess.run(clean, capture_output=True, text=True)
+    assert refused.returncode != 0 and state.exists()
+    assert "error: make clean: refused, cdktf.out/stacks/bootstrap-production/terraform.tfstate holds a bootstrap's state" in refused.stderr
+    assert "tofu init -migrate-state" in refused.stderr
+    state.unlink()
+    assert subprocess.run(clean, capture_output=True, text=True).returncode == 0
+    assert not (tmp_path / "cdktf.out").exists()

@@ -236,3 +236,12 @@ def test_every_action_is_pinned_by_full_commit():
                 assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{path.name}: {reference} is not pinned by commit"
     policies = yaml.safe_load((ROOT / ".github" / "zizmor.yml").read_text())["rules"]["unpinned-uses"]["config"]["policies"]
     assert not [name for name in policies if not name.startswith("Peleke/")], "a tag-pin exception is back"
+
+
+def test_every_readme_section_a_workflow_points_to_exists():
+    """`(README, "Section")` or `(README, "Section: detail")` in a workflow names a heading."""
+    headings = [line.lstrip("#").strip() for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("#")]
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for section in re.findall(r'README, "([^"]+)"', path.read_text()):
+            name = section.split(":")[0]
+            assert any(h == name or h.startswith(f"{name} ") for h in headings), f"{path.name} points to README section {name!r}, which does not exist"

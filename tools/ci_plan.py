@@ -7,7 +7,9 @@ workflow holds a list of services, images, environments or identities.
         GITHUB_OUTPUT lines for the deploy from REF (refs/heads/<branch>, the caller's
         github.ref): `environment` (the one whose deploy_branch is that branch; any
         other ref, tags and pull requests included, fails), `tags` (image -> tag:
-        v<APP_DIR/VERSION>-<short sha of APP_DIR>, or the override), `matrix` (one
+        v<APP_DIR/VERSION>-<short sha of APP_DIR>, and for an image built with the
+        service URLs -u<8 hex digits of the URL set>; or the overrides, which must
+        name every image), `matrix` (one
         build per image, with its Dockerfile, context, tag and build arguments),
         `stack` (the app stack's folder, where tofu runs), `provider` and the
         `deployer`/`builder`/`planner` service-account emails
@@ -15,16 +17,19 @@ workflow holds a list of services, images, environments or identities.
         the folder of the environment's app stack (cdktf.out/stacks/app-ENV)
     python -m tools.ci_plan ENV identities
         GITHUB_OUTPUT lines `provider` and the three service-account emails only
-    python -m tools.ci_plan ENV tfvars TAGS_JSON [ROLLOUT]
-        the app stack's inputs: image_tag_<image> for every image (tfvars JSON)
+    python -m tools.ci_plan ENV tfvars TAGS_JSON [ROLLOUT [INFRASTRUCTURE_COMMIT]]
+        the app stack's inputs: image_tag_<image> for every image, the rollout id and
+        this repository's commit (shown by `make deployed`) (tfvars JSON)
     python -m tools.ci_plan ENV deployed-tfvars OUTPUTS_JSON
         the same inputs from `tofu output -json` of the deployed stack (what runs now),
-        for plans that must not change images (pull requests, drift); exit 3 when the
-        stack was never deployed
+        for plans that must not change images (pull requests, drift); an image the
+        deployed stack has no tag for (a service the change adds) is planned as new,
+        unbuilt, with a `note:` line on stderr; exit 3 when the stack was never deployed
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -35,9 +40,13 @@ from platform_config import ConfigError, Platform, image_tag_variable_name, load
 from platform_config.loader import config_path
 from platform_config.naming import (
     IMAGE_TAGS_OUTPUT,
+    INFRASTRUCTURE_COMMIT_OUTPUT,
+    INFRASTRUCTURE_COMMIT_VARIABLE,
     ROLLOUT_OUTPUT,
     ROLLOUT_VARIABLE,
+    UNBUILT_IMAGES_VARIABLE,
     app_stack_name,
+    bootstrap_stack_name,
     registry_url_prefix,
     service_account_email,
     service_url,
@@ -47,6 +56,10 @@ from platform_config.naming import (
 
 # Docker's tag grammar; the app stack validates the same.
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+# A commit id on GitHub (job.workflow_sha); act's rehearsal passes the ref instead.
+COMMIT = re.compile(r"[0-9A-Za-z._/-]{1,255}")
+# The tag a plan shows for an image no deploy has built yet (never pushed).
+UNBUILT_TAG = "not-built-yet"
 
 
 class PlanError(Exception):
@@ -89,15 +102,36 @@ def app_tag(app_dir: Path) -> str:
     return tag
 
 
-def image_tags(platform: Platform, default_tag: str, overrides: dict[str, str]) -> dict[str, str]:
-    """image -> tag: the application commit's tag unless overridden (a rollback)."""
+def url_set_suffix(build_args: list[str]) -> str:
+    """-u and the first 8 hex digits of the SHA-256 of the sorted URL build
+    arguments, one per line: an image that bakes the URLs in gets a new tag,
+    so it is rebuilt, whenever the set of URLs changes (a service added or
+    removed), even from the same application commit."""
+    return "-u" + hashlib.sha256("\n".join(sorted(build_args)).encode()).hexdigest()[:8]
+
+
+def image_tags(platform: Platform, default_tag: str, overrides: dict[str, str], url_suffix: str = "") -> dict[str, str]:
+    """image -> tag: the application commit's tag (with `url_suffix` for an
+    image built with the service URLs) unless overridden (a rollback)."""
     unknown = sorted(set(overrides) - set(images(platform)))
     if unknown:
         raise PlanError(f"image_tags names unknown image(s) {unknown}; known: {images(platform)}")
     bad = sorted(image for image, tag in overrides.items() if not isinstance(tag, str) or not TAG.fullmatch(tag))
     if bad:
         raise PlanError(f"image_tags has a malformed tag for {bad}; use Docker tags such as v1.0.0-22403cf")
-    return {image: overrides.get(image, default_tag) for image in images(platform)}
+    # The others would silently come from the branch head, undeployed commits included.
+    unnamed = [image for image in images(platform) if image not in overrides]
+    if overrides and unnamed:
+        raise PlanError(
+            f"image_tags names {sorted(overrides)} but not {unnamed}: name every image "
+            "(`make deployed ENV=<env>` prints what runs and the rollback's image_tags)"
+        )
+    url_built = {s.image for s in platform.services if s.build.service_url_build_args}
+    tags = {image: overrides.get(image, default_tag + (url_suffix if image in url_built else "")) for image in images(platform)}
+    too_long = sorted(image for image, tag in tags.items() if not TAG.fullmatch(tag))
+    if too_long:
+        raise PlanError(f"the tag of {too_long} would be over Docker's 128 characters; shorten the application's VERSION")
+    return tags
 
 
 def _project_number(platform: Platform, env_name: str) -> str:
@@ -115,12 +149,11 @@ def build_matrix(platform: Platform, env_name: str, tags: dict[str, str]) -> lis
     gets them as build arguments: the URLs are deterministic, so it is built
     with the others, before any apply."""
     environment = platform.environments[env_name]
-    urls = {s.url_name: service_url(s.name, _project_number(platform, env_name), environment.region) for s in platform.services if s.url_name}
     matrix: dict[str, dict] = {}
     for service in platform.services:
         if service.image in matrix:
             continue
-        args = [f"{name}={url}" for name, url in urls.items()] if service.build.service_url_build_args else []
+        args = url_build_args(platform, env_name) if service.build.service_url_build_args else []
         matrix[service.image] = {
             "image": service.image,
             "dockerfile": service.build.dockerfile,
@@ -130,6 +163,14 @@ def build_matrix(platform: Platform, env_name: str, tags: dict[str, str]) -> lis
             "build_args": args,
         }
     return list(matrix.values())
+
+
+def url_build_args(platform: Platform, env_name: str) -> list[str]:
+    """NAME=URL of every service with a url_name: the build arguments of an
+    image that bakes the URLs in (the gateway)."""
+    environment = platform.environments[env_name]
+    number = _project_number(platform, env_name)
+    return [f"{s.url_name}={service_url(s.name, number, environment.region)}" for s in platform.services if s.url_name]
 
 
 def identities(platform: Platform, env_name: str) -> dict[str, str]:
@@ -147,13 +188,45 @@ def identities(platform: Platform, env_name: str) -> dict[str, str]:
     return {"provider": workload_identity_provider_name(_project_number(platform, env_name), wi.pool_id, wi.provider_id), **emails}
 
 
-def tfvars(platform: Platform, tags: dict[str, str], rollout: str = "") -> dict[str, str]:
-    """Every input of the app stack: one tag per image, and the rollout id
-    (a new value starts new revisions: secret rotation)."""
+def tfvars(platform: Platform, tags: dict[str, str], rollout: str = "", unbuilt: list[str] | None = None, infrastructure_commit: str = "") -> dict:
+    """Every input of the app stack: one tag per image, the rollout id (a new
+    value starts new revisions: secret rotation), this repository's commit
+    and, for plans only, the images no deploy has built yet (a deploy passes none)."""
     missing = sorted(set(images(platform)) - set(tags))
     if missing:
         raise PlanError(f"no tag for image(s) {missing}")
-    return {**{image_tag_variable_name(image): tags[image] for image in images(platform)}, ROLLOUT_VARIABLE: rollout}
+    if infrastructure_commit and not COMMIT.fullmatch(infrastructure_commit):
+        raise PlanError(f"INFRASTRUCTURE_COMMIT {infrastructure_commit!r} is not a git commit id")
+    return {
+        **{image_tag_variable_name(image): tags[image] for image in images(platform)},
+        ROLLOUT_VARIABLE: rollout,
+        UNBUILT_IMAGES_VARIABLE: unbuilt or [],
+        INFRASTRUCTURE_COMMIT_VARIABLE: infrastructure_commit,
+    }
+
+
+def deployed_tfvars(platform: Platform, env_name: str, outputs: dict) -> tuple[dict, list[str]]:
+    """(the app stack's inputs of what runs now, notes for the plan summary).
+    An image the deployed stack has no tag for belongs to a service the
+    change adds: planned as new and unbuilt, not an error, so the pull
+    request that adds it can pass its plan check."""
+    deployed = deployed_tags(platform, outputs)
+    unbuilt = [image for image in images(platform) if image not in deployed]
+    tags = {image: deployed.get(image, UNBUILT_TAG) for image in images(platform)}
+    rollout = outputs.get(ROLLOUT_OUTPUT, {}).get("value", "")
+    # What runs keeps its commit: a plan of it must not show the pull request's.
+    commit = outputs.get(INFRASTRUCTURE_COMMIT_OUTPUT, {}).get("value", "")
+    notes = []
+    if unbuilt:
+        notes.append(
+            f"note: image(s) {unbuilt} not deployed yet (a service this change adds): planned as new with the tag "
+            f"{UNBUILT_TAG!r}, built by the deploy. Its runtime account must exist first: an admin applies "
+            f'{bootstrap_stack_name(env_name)} from this change BEFORE it is merged (README, "Adding a service").'
+        )
+    retired = sorted(set(deployed) - set(images(platform)))
+    if retired:
+        notes.append(f"note: image(s) {retired} deployed but no longer configured: their services are planned for destruction.")
+    return tfvars(platform, tags, rollout, unbuilt, commit), notes
 
 
 def deployed_tags(platform: Platform, outputs: dict) -> dict[str, str]:
@@ -185,7 +258,7 @@ def prepare(platform: Platform, ref: str, app_dir: str, tag_overrides: str = "{}
     overrides = _json_argument(tag_overrides, "TAG_OVERRIDES_JSON")
     if not isinstance(overrides, dict):
         raise PlanError("TAG_OVERRIDES_JSON must be a JSON object of image -> tag")
-    tags = image_tags(platform, app_tag(Path(app_dir)), overrides)
+    tags = image_tags(platform, app_tag(Path(app_dir)), overrides, url_set_suffix(url_build_args(platform, env_name)))
     step_outputs = {
         "environment": env_name,
         "tags": json.dumps(tags),
@@ -212,15 +285,18 @@ def run(argv: list[str]) -> list[str]:
         return [stack_directory(app_stack_name(env_name))]
     if command == "identities" and not rest:
         return [f"{key}={value}" for key, value in identities(platform, env_name).items()]
-    if command == "tfvars" and len(rest) in (1, 2):
+    if command == "tfvars" and len(rest) in (1, 2, 3):
         tags = _json_argument(rest[0], "TAGS_JSON")
-        return [json.dumps(tfvars(platform, tags, rest[1] if len(rest) == 2 else ""), indent=2)]
+        rollout, commit = (*rest[1:], "", "")[:2]
+        return [json.dumps(tfvars(platform, tags, rollout, infrastructure_commit=commit), indent=2)]
     if command == "deployed-tfvars" and len(rest) == 1:
         outputs = _json_file(rest[0], "OUTPUTS_JSON")
         if not isinstance(outputs, dict):
             raise PlanError(f"OUTPUTS_JSON {rest[0]} is not the JSON object of `tofu output -json`")
-        rollout = outputs.get(ROLLOUT_OUTPUT, {}).get("value", "")
-        return [json.dumps(tfvars(platform, deployed_tags(platform, outputs), rollout), indent=2)]
+        values, notes = deployed_tfvars(platform, env_name, outputs)
+        for note in notes:
+            print(note, file=sys.stderr)
+        return [json.dumps(values, indent=2)]
     raise PlanError(f"unknown command {' '.join(argv[1:])!r}; see `python -m tools.ci_plan --help`")
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
+
+from platform_config import ConfigError, Platform, load_platform
 
 
 class InputError(Exception):
@@ -21,6 +24,30 @@ def read_json(path: Path):
         raise InputError(f"cannot read {path} ({error.strerror})") from None
     except (ValueError, RecursionError) as error:  # bad JSON, not UTF-8, nested too deep
         raise InputError(f"{path} is not valid JSON: {' '.join(str(error).split())[:200]}") from None
+
+
+def shorten(value: Any, limit: int = 80) -> str:
+    """A value as JSON ("(absent)" for none), cut to `limit` characters with "…"."""
+    text = "(absent)" if value is None else json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def cap_lines(text: str, limit: int, ending: Callable[[int], str]) -> str:
+    """`text`, or its whole lines within `limit` characters followed by
+    ending(number of lines left out)."""
+    if len(text) <= limit:
+        return text
+    kept = text[:limit].rsplit("\n", 1)[0]
+    return kept + ending(text.count("\n") - kept.count("\n"))
+
+
+def configured_platform() -> Platform | None:
+    """The configured platform, or None after printing each problem (the caller exits 2)."""
+    try:
+        return load_platform()
+    except ConfigError as error:
+        print("\n".join(f"error: {p}" for p in error.problems), file=sys.stderr)
+        return None
 
 
 class OneLineParser(argparse.ArgumentParser):

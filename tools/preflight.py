@@ -56,7 +56,7 @@ from google.cloud import artifactregistry_v1, resourcemanager_v3, secretmanager_
 from google.cloud.storage.retry import DEFAULT_RETRY as STORAGE_RETRY
 from google.protobuf.json_format import ParseError
 
-from platform_config import ConfigError, Platform, app_state_prefix, load_platform, runtime_account_id
+from platform_config import Platform, app_state_prefix, runtime_account_id
 from platform_config.naming import (
     BOOTSTRAP_STATE_PREFIX,
     DEFAULT_OUTDIR,
@@ -73,6 +73,7 @@ from platform_config.naming import (
     url_secret_ids,
 )
 from platform_config.role_permissions import PLANNER_PERMISSIONS, ROLE_PERMISSIONS
+from tools.cli import configured_platform
 
 TIMEOUT_ENV = "PREFLIGHT_TIMEOUT"
 API_ENDPOINT_ENV = "PREFLIGHT_API_ENDPOINT"
@@ -304,21 +305,21 @@ class Preflight:
             cause = error.cause
         except Exception as error:
             cause = error
-        garbage = f"{where} answered with something that is not its API's JSON: {_short(cause)}"
+        garbage = f"{where} answered with something that is not its API's JSON: {short_error(cause)}"
         if isinstance(cause, (requests.Timeout, exceptions.DeadlineExceeded)):
             line = f"{where} did not answer within {self.google.timeout:g} s: check the network and retry ({TIMEOUT_ENV} sets the limit)"
         elif isinstance(cause, (ParseError, json.JSONDecodeError)):
             line = garbage
         elif isinstance(cause, (requests.RequestException, auth_exceptions.TransportError)):
-            line = f"cannot reach {where}: {_short(cause)}"
+            line = f"cannot reach {where}: {short_error(cause)}"
         elif isinstance(cause, auth_exceptions.RefreshError):
-            line = f"credentials were refused by Google: {_short(cause)}; run `gcloud auth application-default login`"
+            line = f"credentials were refused by Google: {short_error(cause)}; run `gcloud auth application-default login`"
         elif isinstance(cause, ValueError):
             line = garbage
         elif isinstance(cause, exceptions.GoogleAPICallError):
             # An answer to one call (e.g. 400 for a permission name Google does
             # not know): the API itself works, its other checks go on.
-            self.report.problem(f"{where} answered unexpectedly: {_short(cause)}")
+            self.report.problem(f"{where} answered unexpectedly: {short_error(cause)}")
             return
         else:
             raise cause
@@ -686,7 +687,7 @@ def _names_in_state(text: str) -> set[tuple[str, str]]:
     return names
 
 
-def _short(error: BaseException) -> str:
+def short_error(error: BaseException) -> str:
     return " ".join(str(error).split())[:300] or type(error).__name__
 
 
@@ -717,31 +718,43 @@ def timeout_setting() -> float:
     return timeout
 
 
+class NoConnection(Exception):
+    """Google cannot be asked (credentials, timeout setting): one line with the fix."""
+
+
+def connect(project: str) -> Google:
+    """Google's clients for `project`, credentials and endpoints from the
+    environment; NoConnection with the fix when that cannot work."""
+    try:
+        timeout = timeout_setting()
+        return Google(credentials(timeout), project, timeout, os.environ.get(API_ENDPOINT_ENV))
+    except auth_exceptions.DefaultCredentialsError as error:
+        cause = f" ({short_error(error)})" if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") else ""
+        raise NoConnection(
+            f"no Google credentials{cause}: run `gcloud auth application-default login` (in CI, google-github-actions/auth runs first)"
+        ) from None
+    except OSError as error:
+        raise NoConnection(
+            f"cannot read the credentials file {error.filename}: {error.strerror}; point "
+            "GOOGLE_APPLICATION_CREDENTIALS at a credentials JSON file, or unset it and run `gcloud auth application-default login`"
+        ) from None
+    except (auth_exceptions.RefreshError, auth_exceptions.OAuthError) as error:
+        raise NoConnection(
+            f"Google refused the credentials: {short_error(error)}; run `gcloud auth application-default login` "
+            "(in CI, check the google-github-actions/auth step)"
+        ) from None
+    except auth_exceptions.TransportError as error:
+        raise NoConnection(f"cannot get an access token from Google: {short_error(error)}") from None
+    except ValueError as error:
+        raise NoConnection(short_error(error)) from None
+
+
 def preflight(platform: Platform, env_name: str, identity: str = "deployer") -> Report:
     """Every check for one environment; credentials and endpoints from the environment."""
     try:
-        timeout = timeout_setting()
-        google_apis = Google(credentials(timeout), platform.environments[env_name].project_id, timeout, os.environ.get(API_ENDPOINT_ENV))
-    except auth_exceptions.DefaultCredentialsError as error:
-        cause = f" ({_short(error)})" if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") else ""
-        return Report(problems=[
-            (f"no Google credentials{cause}: run `gcloud auth application-default login` "
-             "(in CI, google-github-actions/auth runs first)")
-        ])  # fmt: skip
-    except OSError as error:
-        return Report(problems=[
-            (f"cannot read the credentials file {error.filename}: {error.strerror}; point "
-             "GOOGLE_APPLICATION_CREDENTIALS at a credentials JSON file, or unset it and run `gcloud auth application-default login`")
-        ])  # fmt: skip
-    except (auth_exceptions.RefreshError, auth_exceptions.OAuthError) as error:
-        return Report(problems=[
-            (f"Google refused the credentials: {_short(error)}; run `gcloud auth application-default login` "
-             "(in CI, check the google-github-actions/auth step)")
-        ])  # fmt: skip
-    except auth_exceptions.TransportError as error:
-        return Report(problems=[f"cannot get an access token from Google: {_short(error)}"])
-    except ValueError as error:
-        return Report(problems=[_short(error)])
+        google_apis = connect(platform.environments[env_name].project_id)
+    except NoConnection as error:
+        return Report(problems=[str(error)])
     return Preflight(platform, env_name, identity, google_apis, Path(synth_outdir())).run()
 
 
@@ -760,13 +773,15 @@ def _parse_args(argv: list[str]) -> tuple[str | None, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        platform = load_platform()
-    except ConfigError as error:
-        print("\n".join(f"error: {p}" for p in error.problems), file=sys.stderr)
+    platform = configured_platform()
+    if platform is None:
         return 2
     usage = f"make preflight ENV=<{'|'.join(platform.environments)}> [IDENTITY=<{'|'.join(IDENTITIES)}>]"
-    env_name, identity = _parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv in (["--help"], ["-h"]):
+        print(f"usage: {usage}\n   or: python -m tools.preflight <{'|'.join(platform.environments)}> [--identity {'|'.join(IDENTITIES)}]\n\n{__doc__}", end="")
+        return 0
+    env_name, identity = _parse_args(argv)
     if env_name not in platform.environments or identity not in IDENTITIES:
         print(f"usage: {usage}", file=sys.stderr)
         return 2

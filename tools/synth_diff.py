@@ -7,9 +7,11 @@ Per stack: added, removed and changed resources by address, and for changed
 ones each attribute path with old -> new. cdktf's `//` metadata is ignored.
 Destructive: removed resources and stacks (an IAM grant removed is named as
 such), changed backends, changes to attributes that force replacement
-(FORCES_REPLACEMENT), and safety turned off: deletion protection,
+(FORCES_REPLACEMENT; not those of REPLACED_NOT_DESTRUCTIVE, a value the stack
+itself writes, such as the URL secret's version when a service is added), and safety turned off: deletion protection,
 `prevent_destroy`, `force_destroy` turned on, members dropped from an
-authoritative IAM binding. Values cut short in the report are shown in full
+authoritative IAM binding. A data source or another block (variable,
+output, import...) that disappears destroys nothing: listed as dropped. Values cut short in the report are shown in full
 in a collapsed block. A resource moved to
 another stack is not destructive: it leaves its old stack through a
 `removed` block with `destroy = false` (reported as moved out, with the
@@ -26,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.cli import InputError, OneLineParser, read_json
+from tools.cli import InputError, OneLineParser, cap_lines, read_json
+from tools.cli import shorten as cli_shorten
 
 MARKER = "<!-- cdktf-synth-diff -->"
 # GitHub refuses comments over 65,536 characters; leave room for the note.
@@ -46,8 +49,18 @@ FORCES_REPLACEMENT: dict[str, frozenset[str]] = {
     "google_project_service": frozenset({"service", "project"}),
     "google_cloud_run_v2_service": frozenset({"name", "location", "project"}),
     "google_secret_manager_secret": frozenset({"secret_id", "project", "replication"}),
-    "google_secret_manager_secret_version": frozenset({"secret", "secret_data"}),
+    "google_secret_manager_secret_version": frozenset({"secret"}),
 }
+
+# Attributes whose change replaces the resource but loses nothing: the stack
+# writes these values itself (constructs_lib/published_secret.py: service
+# URLs, never credentials), so the replacement adds a version with the new
+# value, which readers of `latest` get. Adding a service changes the JSON of
+# every URL this way.
+REPLACED_NOT_DESTRUCTIVE: dict[str, frozenset[str]] = {
+    "google_secret_manager_secret_version": frozenset({"secret_data"}),
+}
+REPLACED_NOTE = "replaced by a new version of a value the stack writes: not destructive"
 
 # Resource types without an entry above, on purpose: every attribute of an IAM
 # grant forces its replacement, and re-creating a grant is how the google
@@ -86,6 +99,8 @@ class Change:
     new: Any
     # Why the change is destructive; None when it is not.
     risk: str | None = None
+    # What else the reader should know (a replacement that loses nothing).
+    note: str | None = None
 
     @property
     def destructive(self) -> bool:
@@ -103,6 +118,8 @@ class StackDiff:
     moved_out: dict[str, str] = field(default_factory=dict)
     # Added addresses that adopt an existing resource (`import`), not create one.
     imported: list[str] = field(default_factory=list)
+    # Gone, destroying nothing: data sources no longer read, other blocks (variables, outputs, imports...).
+    dropped: list[str] = field(default_factory=list)
 
     @property
     def destructive(self) -> bool:
@@ -202,7 +219,8 @@ def diff_stack(name: str, base: dict | None, head: dict | None) -> StackDiff:
     kept = forgotten(head or {})
     gone = sorted(a for a in old if a not in new)
     result.moved_out = {a: kept[a] for a in gone if a in kept}
-    result.removed = [a for a in gone if a not in kept]
+    result.removed = [a for a in gone if a not in kept and destroys(a)]
+    result.dropped = [a for a in gone if a not in kept and not destroys(a)]
     imports = {entry.get("to") for entry in (head or {}).get("import", [])}
     result.imported = [a for a in result.added if a in imports]
     for address in sorted(set(old) & set(new)):
@@ -210,8 +228,10 @@ def diff_stack(name: str, base: dict | None, head: dict | None) -> StackDiff:
         if changes:
             for change in changes:
                 change.risk = risk(address, change)
+                if change.risk is None and _top_attribute(change.path) in REPLACED_NOT_DESTRUCTIVE.get(address.split(".")[0], ()):
+                    change.note = REPLACED_NOTE
             result.changed[address] = changes
-    if status == "changed" and not (result.added or result.removed or result.changed or result.moved_out):
+    if status == "changed" and not (result.added or result.removed or result.changed or result.moved_out or result.dropped):
         result.status = "unchanged"
     return result
 
@@ -234,6 +254,17 @@ def risk(address: str, change: Change) -> str | None:
     return None
 
 
+def destroys(address: str) -> bool:
+    """Does removing the block at `address` destroy something? A resource
+    does; a data source, variable, output, import or removed block does not;
+    the `terraform` block holds the backend (the state's place)."""
+    return address == "terraform" or not (address.startswith("data.") or address in OTHER_BLOCKS)
+
+
+def _top_attribute(path: str) -> str:
+    return path.split(".")[0].split("[")[0]
+
+
 def is_iam(address: str) -> bool:
     return address.split(".")[0].endswith(IAM_SUFFIXES)
 
@@ -242,9 +273,7 @@ def forces_replacement(address: str, path: str) -> bool:
     if address == "terraform":
         # State in another place: the next apply would not see what exists.
         return path.startswith("backend")
-    resource_type = address.split(".")[0]
-    top = path.split(".")[0].split("[")[0]
-    return top in FORCES_REPLACEMENT.get(resource_type, frozenset())
+    return _top_attribute(path) in FORCES_REPLACEMENT.get(address.split(".")[0], frozenset())
 
 
 def diff_trees(base: dict[str, dict], head: dict[str, dict]) -> list[StackDiff]:
@@ -252,8 +281,7 @@ def diff_trees(base: dict[str, dict], head: dict[str, dict]) -> list[StackDiff]:
 
 
 def shorten(value: Any) -> str:
-    text = "(absent)" if value is None else json.dumps(value, sort_keys=True)
-    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+    return cli_shorten(value, MAX_VALUE_CHARS)
 
 
 def render(diffs: list[StackDiff]) -> str:
@@ -270,7 +298,8 @@ def render(diffs: list[StackDiff]) -> str:
         flag = " ⚠" if d.destructive else ""
         label = {"added": " (new stack)", "removed": " (stack removed)"}.get(d.status, "")
         moved = f", {len(d.moved_out)} moved out" if d.moved_out else ""
-        lines += ["", f"### {d.name}{label}: {len(d.added)} added, {len(d.removed)} removed{moved}, {len(d.changed)} changed{flag}"]
+        dropped = f", {len(d.dropped)} dropped" if d.dropped else ""
+        lines += ["", f"### {d.name}{label}: {len(d.added)} added, {len(d.removed)} removed{moved}{dropped}, {len(d.changed)} changed{flag}"]
         if d.added:
             lines += ["", "Added:"] + [f"- `{a}`{' (imported: adopts what exists)' if a in d.imported else ''}" for a in d.added]
         if d.moved_out:
@@ -279,13 +308,16 @@ def render(diffs: list[StackDiff]) -> str:
         if d.removed:
             lines += ["", "Removed (destroyed on apply) ⚠:"]
             lines += [f"- ⚠ `{a}`{' (IAM grant removed: access revoked)' if is_iam(a) else ''}" for a in d.removed]
+        if d.dropped:
+            lines += ["", "Dropped (nothing destroyed: data sources no longer read, other blocks):"]
+            lines += [f"- `{a}`" for a in d.dropped]
         if d.changed:
             lines += ["", "Changed:"]
             for address, changes in d.changed.items():
                 lines.append(f"- `{address}`")
                 for c in changes:
                     warning = "⚠ " if c.destructive else ""
-                    note = f" ({c.risk})" if c.risk else ""
+                    note = f" ({c.risk or c.note})" if c.risk or c.note else ""
                     lines.append(f"  - {warning}`{c.path}`: `{shorten(c.old)}` → `{shorten(c.new)}`{note}")
             lines += full_values(d)
     return truncate("\n".join(lines) + "\n")
@@ -307,11 +339,7 @@ def _whole(value: Any) -> str:
 
 
 def truncate(report: str) -> str:
-    if len(report) <= MAX_REPORT_CHARS:
-        return report
-    kept = report[:MAX_REPORT_CHARS].rsplit("\n", 1)[0]
-    dropped = report.count("\n") - kept.count("\n")
-    return kept + f"\n\n… report truncated: {dropped} more lines. Run `make synth-diff` locally for all of it.\n"
+    return cap_lines(report, MAX_REPORT_CHARS, lambda dropped: f"\n\n… report truncated: {dropped} more lines. Run `make synth-diff` locally for all of it.\n")
 
 
 def main(argv: list[str] | None = None) -> int:
