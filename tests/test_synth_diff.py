@@ -101,10 +101,24 @@ def some_resource(stacks: dict, resource_type: str) -> tuple[str, str]:
     raise AssertionError(f"no {resource_type} in the default stacks")
 
 
-@pytest.mark.parametrize(
-    "resource_type, attribute",
-    sorted((t, a) for t, attributes in FORCES_REPLACEMENT.items() for a in attributes),
-)
+# Attributes that are ForceNew in the google provider v6.50.0's schemas
+# (google/services/<product>/resource_*.go), read there, not from the table
+# under test: a change to any of them destroys and re-creates the resource.
+PROVIDER_FORCE_NEW = [
+    ("google_storage_bucket", "location"),
+    ("google_storage_bucket", "name"),
+    ("google_artifact_registry_repository", "format"),
+    ("google_artifact_registry_repository", "repository_id"),
+    ("google_service_account", "account_id"),
+    ("google_cloud_run_v2_service", "location"),
+    ("google_cloud_run_v2_service", "name"),
+    ("google_secret_manager_secret", "replication"),
+    ("google_secret_manager_secret", "secret_id"),
+    ("google_project_iam_custom_role", "role_id"),
+]
+
+
+@pytest.mark.parametrize("resource_type, attribute", PROVIDER_FORCE_NEW)
 def test_replacement_table_entry_is_flagged_destructive(stacks, resource_type, attribute):
     stack_name, name = some_resource(stacks, resource_type)
     head = copy.deepcopy(stacks)
@@ -208,6 +222,19 @@ def test_safety_switched_off_is_destructive():
         "app-x", {"resource": {"google_cloud_run_v2_service": {"gw": unprotected}}}, {"resource": {"google_cloud_run_v2_service": {"gw": service}}}
     )
     assert not protected_again.destructive
+
+
+def test_force_destroy_switched_on_is_destructive():
+    bucket = {"name": "state", "force_destroy": False}
+    diff = diff_stack(
+        "bootstrap-x", {"resource": {"google_storage_bucket": {"b": bucket}}}, {"resource": {"google_storage_bucket": {"b": {**bucket, "force_destroy": True}}}}
+    )
+    assert diff.destructive
+    assert [c.risk for c in diff.changed["google_storage_bucket.b"]] == ["force_destroy turned on: a destroy deletes every object"]
+    left_out = diff_stack(
+        "bootstrap-x", {"resource": {"google_storage_bucket": {"b": bucket}}}, {"resource": {"google_storage_bucket": {"b": {"name": "state"}}}}
+    )
+    assert not left_out.destructive  # the provider's default is false
 
 
 def test_iam_removed_is_named_and_destructive():
