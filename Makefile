@@ -29,7 +29,7 @@ export TOFU
 help:
 	@echo "make synth                        synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
 	@echo "make test                         run the test suite (all but the tests marked slow)"
-	@echo "make engine                       build OpenTofu from engine/go.mod into $(ENGINE)/bin (first time ~8 min)"
+	@echo "make engine                       build OpenTofu from engine/go.mod into $(ENGINE)/bin (first time ~10 min)"
 	@echo "make seed-state ENV=<env>         admin, after the bootstrap: create the app stack's empty state once"
 	@echo "make test-slow                    the tests marked slow (cdktf CLI synthesis, ~20 s)"
 	@echo "make cdktf-synth                  the same synthesis through the cdktf CLI"
