@@ -65,6 +65,10 @@ class Adoptable(StrEnum):
     workload_identity_provider = "workload_identity_provider"
 
 
+# GitHub's ids are 64-bit integers (the REST API's `id`, the token's `repository_id`).
+MAX_GITHUB_ID = 2**63 - 1
+
+
 class GitHub(Strict):
     """Who calls what: the application repository calls the deploy workflow of
     the infrastructure repository (this project), whose plan workflows run there.
@@ -80,12 +84,14 @@ class GitHub(Strict):
     app_repository_id: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_GITHUB_ID,
         description="GitHub's numeric id of app_repository (`gh api repos/OWNER/REPO --jq .id`); "
         "when set, a repository deleted and re-created under the same name is refused too. null: not checked.",
     )
     infra_repository_id: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_GITHUB_ID,
         description="GitHub's numeric id of infra_repository (`gh api repos/OWNER/REPO --jq .id`); null: not checked.",
     )
     deploy_workflow: WorkflowPath = Field(

@@ -32,6 +32,7 @@ import sys
 from pathlib import Path
 
 from platform_config import ConfigError, Platform, image_tag_variable_name, load_platform
+from platform_config.echo import echo_path
 from platform_config.loader import config_path
 from platform_config.naming import (
     IMAGE_TAGS_OUTPUT,
@@ -65,7 +66,7 @@ def environment_for_ref(platform: Platform, ref: str) -> str:
             return name
     branches = ", ".join(f"refs/heads/{environment.deploy_branch} ({name})" for name, environment in platform.environments.items())
     raise PlanError(
-        f"{ref!r} is not a deploy branch: no environments.<name>.deploy_branch in {config_path()} names it; "
+        f"{ref!r} is not a deploy branch: no environments.<name>.deploy_branch in {echo_path(config_path())} names it; "
         f"deploy from one of {branches}, or configure an environment with this deploy_branch"
     )
 
