@@ -94,6 +94,10 @@ class GitHub(Strict):
         le=MAX_GITHUB_ID,
         description="GitHub's numeric id of infra_repository (`gh api repos/OWNER/REPO --jq .id`); null: not checked.",
     )
+    app_deploy_workflow: WorkflowPath = Field(
+        description="The application repository's workflow that calls deploy_workflow (examples/app-repository/.github/workflows/deploy.yml "
+        "copied there), e.g. .github/workflows/deploy.yml: the only caller whose runs get the deploy and build identities."
+    )
     deploy_workflow: WorkflowPath = Field(
         description="The reusable deploy workflow in infra_repository that the application repository calls, e.g. .github/workflows/deploy.yml."
     )
