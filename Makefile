@@ -19,7 +19,7 @@ OUT := cdktf.out
 
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: help install install-python rehearse schema test-slow synth cdktf-synth security preflight synth-diff test bench clean
+.PHONY: help install install-python rehearse schema test-slow synth cdktf-synth security preflight synth-diff test bench clean repository-ids
 
 help:
 	@echo "make synth                        synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
@@ -29,6 +29,7 @@ help:
 	@echo "make security                     synthesize, then checkov over every stack"
 	@echo "make preflight ENV=<env>          does everything a deploy needs exist? (IDENTITY=planner: read-only)"
 	@echo "make synth-diff BASE=dir HEAD=dir report what changed between two cdktf.out trees"
+	@echo "make repository-ids               the gh commands giving GitHub's repository ids (APP_ID=.. INFRA_ID=..: write them)"
 	@echo "make rehearse                     run the deploy workflows with act against local stand-ins"
 	@echo "make schema                       regenerate config/platform.schema.json from the model"
 	@echo "make bench                        timings, written to bench/RESULTS.md"
@@ -75,6 +76,11 @@ synth-diff: $(VENV)/.synced
 # Does everything a deploy reads exist, and may the caller use it? (ENV=staging|production, IDENTITY=deployer|planner)
 preflight: $(VENV)/.synced
 	@$(PY) -m tools.preflight $(ENV) $(if $(IDENTITY),--identity $(IDENTITY))
+
+# GitHub's ids of the two repositories (github.*_repository_id): without
+# arguments the gh commands to run; with APP_ID and INFRA_ID, written into the configuration.
+repository-ids: $(VENV)/.synced
+	@$(PY) -m tools.repository_ids $(APP_ID) $(INFRA_ID)
 
 # One worker per core (at most 4), each synthesizing once; a test file stays
 # on one worker, so its module fixtures run once.

@@ -291,6 +291,11 @@ class Environment(Strict):
         default={},
         description="Values of `{name}` placeholders in services' and env_groups' values for this environment (name: lowercase and '_').",
     )
+    protected: bool = Field(
+        default=True,
+        description="true (production): the deploy stops in its first job while github.app_repository_id or "
+        "github.infra_repository_id is unset (`make repository-ids`); false: it deploys without them (e.g. staging).",
+    )
     deletion_protection: bool = Field(description="true: Cloud Run services are deletion-protected (except first_apply_services), e.g. in production.")
     # Not strict: in strict mode pydantic takes only Adoptable instances, not their names.
     adopt: list[Annotated[Adoptable, Field(strict=False)]] = Field(

@@ -44,6 +44,8 @@ ACT = Path(sys.executable).parent / "act"
 CALLER = PROJECT_ROOT / "examples" / "app-repository" / ".github" / "workflows" / "deploy.yml"
 # Rehearsal-only project numbers: the default configuration does not know the real ones.
 PROJECT_NUMBER_BASE = 100000000000
+# GitHub ids of the application and infrastructure repositories in the rehearsal.
+REPOSITORY_ID_BASE = 700000001
 ACT_TIMEOUT_SECONDS = 600
 
 
@@ -137,6 +139,8 @@ class Rehearsal:
         self.config = copy.deepcopy(raw)
         for index, environment in enumerate(self.config["environments"].values()):
             environment["project_number"] = str(PROJECT_NUMBER_BASE + index)
+        # As `make repository-ids` writes them: production (protected) deploys only with both.
+        self.config["github"].update(app_repository_id=REPOSITORY_ID_BASE, infra_repository_id=REPOSITORY_ID_BASE + 1)
         self.config_path = workdir / "platform.yaml"
         self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
         self.platform = load_platform(self.config_path)
@@ -277,6 +281,7 @@ class Rehearsal:
             "REHEARSAL_WORLD": str(world),
             "REHEARSAL_REPOSITORIES": json.dumps({repository: str(directory), self.github["infra_repository"]: str(self.infra)}),
             "REHEARSAL_PROVIDERS": json.dumps(self.providers),
+            "REHEARSAL_REPOSITORY_IDS": json.dumps({self.github[name]: self.github[f"{name}_id"] for name in ("app_repository", "infra_repository")}),
             "REHEARSAL_JOB_WORKFLOW_REF": f"{self.github['infra_repository']}/{token_workflow}@{self.github['infra_ref']}",
             "REHEARSAL_REF": ref,
             "REHEARSAL_ENV": scenario.environment,

@@ -123,8 +123,10 @@ def _token_claims() -> dict:
     """What GitHub would put in this job's OIDC token (act has no token service)."""
     from platform_config.workload_identity import github_token_claims
 
+    repository = os.environ["GITHUB_REPOSITORY"]
     return github_token_claims(
-        repository=os.environ["GITHUB_REPOSITORY"],
+        repository=repository,
+        repository_id=json.loads(os.environ["REHEARSAL_REPOSITORY_IDS"]).get(repository),
         ref=os.environ["REHEARSAL_REF"],
         event_name=os.environ.get("GITHUB_EVENT_NAME", "push"),
         environment=os.environ.get(ENVIRONMENT_CLAIM) or None,

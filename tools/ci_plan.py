@@ -10,7 +10,8 @@ workflow holds a list of services, images, environments or identities.
         v<APP_DIR/VERSION>-<short sha of APP_DIR>, or the override), `matrix` (one
         build per image, with its Dockerfile, context, tag and build arguments),
         `stack` (the app stack's folder, where tofu runs), `provider` and the
-        `deployer`/`builder`/`planner` service-account emails
+        `deployer`/`builder`/`planner` service-account emails; a protected
+        environment fails while github.*_repository_id is unset
     python -m tools.ci_plan ENV stack
         the folder of the environment's app stack (cdktf.out/stacks/app-ENV)
     python -m tools.ci_plan ENV identities
@@ -111,6 +112,19 @@ def _project_number(platform: Platform, env_name: str) -> str:
     return number
 
 
+def _repository_ids_pinned(platform: Platform, env_name: str) -> None:
+    """A protected environment deploys only with both repository ids in the
+    Workload Identity condition (a repository deleted and re-created under
+    the same name is then refused)."""
+    github = platform.github
+    unset = [field for field in ("app_repository_id", "infra_repository_id") if getattr(github, field) is None]
+    if platform.environments[env_name].protected and unset:
+        raise PlanError(
+            f"{env_name} is protected and github.{' and github.'.join(unset)} {'is' if len(unset) == 1 else 'are'} not set; "
+            f"run `make repository-ids` and set them in {echo_path(config_path())} (or set environments.{env_name}.protected: false)"
+        )
+
+
 def build_matrix(platform: Platform, env_name: str, tags: dict[str, str]) -> list[dict]:
     """One build per image. An image built with the service URLs (the gateway)
     gets them as build arguments: the URLs are deterministic, so it is built
@@ -183,6 +197,7 @@ def prepare(platform: Platform, ref: str, app_dir: str, tag_overrides: str = "{}
     """GITHUB_OUTPUT lines of the deploy's prepare job; the environment first,
     so a ref that deploys nothing fails before anything else is read."""
     env_name = environment_for_ref(platform, ref)
+    _repository_ids_pinned(platform, env_name)
     overrides = _json_argument(tag_overrides, "TAG_OVERRIDES_JSON")
     if not isinstance(overrides, dict):
         raise PlanError("TAG_OVERRIDES_JSON must be a JSON object of image -> tag")
