@@ -159,6 +159,15 @@ def check_drift(environment: str) -> Callable[[Rehearsal, Outcome], None]:
     return check
 
 
+def check_rerun(rehearsal: Rehearsal, outcome: Outcome) -> None:
+    first = (outcome.world / "first-attempt.log").read_text()
+    expect("verify: " in first, "the first attempt did not fail in verify")
+    expect(outcome.exit_code == 0, f"the re-run failed: {tail(outcome)}")
+    for name in ("synth", "plan"):
+        uploads = [r for r in outcome.of("upload-artifact") if r["name"] == name]
+        expect(len(uploads) == 2, f"artifact {name} uploaded {len(uploads)} times over two attempts, not twice")
+
+
 def tail(outcome: Outcome) -> str:
     lines = [line for line in outcome.log.splitlines() if "error" in line.lower() or "fail" in line.lower()]
     return " | ".join(lines[-3:])[:400] or f"exit {outcome.exit_code}, see {outcome.world}/act.log"
@@ -189,6 +198,7 @@ def scenarios(rehearsal: Rehearsal):
     unconfigured = "-".join(env.deploy_branch for env in platform.environments.values()) + "-feature"
     yield Scenario("unconfigured-branch", environment=production, branch=unconfigured), check_refused_ref(unconfigured)
     yield Scenario("unhealthy-service", environment=production, unhealthy=[gateway]), check_health_failure(gateway)
+    yield Scenario("rerun-after-failure", environment=production, unhealthy=[gateway], rerun=True), check_rerun
     rollback = json.dumps({image: ROLLBACK_TAG for image in images(platform)})
     yield (Scenario("rollback-by-tag", environment=production, seed_tag=ROLLBACK_TAG, inputs={"image_tags": rollback}), check_rollback)
     yield Scenario("secret-rotation", environment=production, inputs={"rollout": "rotation-1"}), check_rotation

@@ -101,6 +101,10 @@ class Scenario:
     drift: bool = False
     # Resource types of which one resource is changed outside OpenTofu before the run.
     drifted: list[str] = field(default_factory=list)
+    # Once the first attempt failed (an unhealthy service), the services are
+    # made healthy and the run is started again in the same world, its first
+    # attempt's artifacts still stored: a re-run.
+    rerun: bool = False
 
 
 class HealthServer(ThreadingHTTPServer):
@@ -320,6 +324,12 @@ class Rehearsal:
             result = subprocess.run(
                 command, cwd=directory, capture_output=True, text=True, timeout=ACT_TIMEOUT_SECONDS, env={**os.environ, "PATH": env["PATH"]}
             )
+            if scenario.rerun:
+                (world / "first-attempt.log").write_text(result.stdout + result.stderr)
+                (world / "unhealthy").unlink(missing_ok=True)
+                result = subprocess.run(
+                    command, cwd=directory, capture_output=True, text=True, timeout=ACT_TIMEOUT_SECONDS, env={**os.environ, "PATH": env["PATH"]}
+                )
         finally:
             health.shutdown()
         (world / "act.log").write_text(result.stdout + result.stderr)

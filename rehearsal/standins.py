@@ -86,6 +86,13 @@ def checkout(_args: list[str]) -> int:
 
 def upload_artifact(_args: list[str]) -> int:
     store = WORLD / "artifacts" / os.environ["INPUT_NAME"]
+    # upload-artifact v4: one artifact per name and run, unless overwritten (a re-run job).
+    if store.exists() and os.environ.get("INPUT_OVERWRITE") != "true":
+        return fail(
+            "upload-artifact: Failed to CreateArtifact: Received non-retryable error: (409) Conflict: "
+            f"an artifact with this name already exists on the workflow run: {os.environ['INPUT_NAME']}"
+        )
+    shutil.rmtree(store, ignore_errors=True)
     workspace = Path(os.environ["GITHUB_WORKSPACE"])
     paths = [line.strip() for line in os.environ["INPUT_PATH"].splitlines() if line.strip()]
     found = [workspace / p for p in paths if (workspace / p).exists()]
@@ -114,8 +121,9 @@ def download_artifact(_args: list[str]) -> int:
 
 
 def github_script(_args: list[str]) -> int:
-    summary = Path("plan-summary.md")
-    record("github-script", env=os.environ.get("PLAN_ENV", ""), summary=summary.read_text() if summary.exists() else "")
+    # The body the script would post: the file the workflow hands it.
+    body = Path(os.environ.get("BODY_FILE") or "plan-summary.md")
+    record("github-script", env=os.environ.get("PLAN_ENV", ""), summary=body.read_text() if body.exists() else "")
     return 0
 
 

@@ -210,3 +210,19 @@ def test_repository_ids_are_written_into_the_configuration(tmp_path, monkeypatch
         [line] = capsys.readouterr().err.splitlines()
         assert message in line, line
         assert config.read_text() == written, "a refused id leaves the file as it was"
+
+
+def test_plans_skip_environments_without_a_project_number_with_a_notice(numbered_config, capsys, tmp_path, monkeypatch):
+    """planned-environments lists those with a project number; every other one
+    gets one `::notice` line (GitHub's workflow command) naming the fix."""
+    config = copy.deepcopy(numbered_config)
+    unplanned = next(iter(config["environments"]))
+    config["environments"][unplanned]["project_number"] = None
+    path = tmp_path / "platform.yaml"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("PLATFORM_CONFIG", str(path))
+    assert main(["planned-environments"]) == 0
+    assert json.loads(capsys.readouterr().out) == [name for name in config["environments"] if name != unplanned]
+    assert main(["unplanned-notices"]) == 0
+    [notice] = capsys.readouterr().out.splitlines()
+    assert notice.startswith(f"::notice title=not planned: {unplanned}::environments.{unplanned}.project_number is not set") and "gcloud projects" in notice

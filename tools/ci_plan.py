@@ -2,7 +2,11 @@
 workflow holds a list of services, images, environments or identities.
 
     python -m tools.ci_plan environments
-        the configured environments (JSON list), for the drift and PR plan matrices
+        the configured environments (JSON list)
+    python -m tools.ci_plan planned-environments
+        those CI can plan, with a project_number (JSON list), for the drift and PR plan matrices
+    python -m tools.ci_plan unplanned-notices
+        one GitHub `::notice` line per environment left out of those plans, and why
     python -m tools.ci_plan prepare REF APP_DIR [TAG_OVERRIDES_JSON]
         GITHUB_OUTPUT lines for the deploy from REF (refs/heads/<branch>, the caller's
         github.ref): `environment` (the one whose deploy_branch is that branch; any
@@ -125,6 +129,20 @@ def _repository_ids_pinned(platform: Platform, env_name: str) -> None:
         )
 
 
+def planned_environments(platform: Platform) -> list[str]:
+    """Environments a plan can reach: the provider's name needs the project number."""
+    return [name for name, environment in platform.environments.items() if environment.project_number]
+
+
+def unplanned_notices(platform: Platform) -> list[str]:
+    return [
+        f"::notice title=not planned: {name}::environments.{name}.project_number is not set, so {name} is skipped; fill it from "
+        f"`gcloud projects describe {platform.environments[name].project_id} --format='value(projectNumber)'`"
+        for name in platform.environments
+        if name not in planned_environments(platform)
+    ]
+
+
 def build_matrix(platform: Platform, env_name: str, tags: dict[str, str]) -> list[dict]:
     """One build per image. An image built with the service URLs (the gateway)
     gets them as build arguments: the URLs are deterministic, so it is built
@@ -217,6 +235,10 @@ def run(argv: list[str]) -> list[str]:
     platform = load_platform()
     if argv == ["environments"]:
         return [json.dumps(list(platform.environments))]
+    if argv == ["planned-environments"]:
+        return [json.dumps(planned_environments(platform))]
+    if argv == ["unplanned-notices"]:
+        return unplanned_notices(platform)
     if argv[:1] == ["prepare"] and len(argv) in (3, 4):
         return prepare(platform, *argv[1:])
     if len(argv) < 2 or argv[0] not in platform.environments:
