@@ -294,7 +294,9 @@ class Environment(Strict):
     protected: bool = Field(
         default=True,
         description="true (production): the deploy stops in its first job while github.app_repository_id or "
-        "github.infra_repository_id is unset (`make repository-ids`); false: it deploys without them (e.g. staging).",
+        "github.infra_repository_id is unset (`make repository-ids`), and before the deployer's token unless the "
+        "application repository's GitHub environment of this name has required reviewers that administrators cannot "
+        "bypass; false: neither is required (e.g. staging).",
     )
     deletion_protection: bool = Field(description="true: Cloud Run services are deletion-protected (except first_apply_services), e.g. in production.")
     # Not strict: in strict mode pydantic takes only Adoptable instances, not their names.

@@ -5,7 +5,9 @@ Each is a subcommand (`standins.py checkout ...`), run by act in a job, and
 appends what it was asked to `$REHEARSAL_WORLD/records.jsonl`. The "world"
 directory is the fake cloud: `registry/<image>/<tag>` (pushed images),
 `state/<stack>.json` (applied state), `artifacts/<name>/`, `unhealthy`
-(services whose health check fails).
+(services whose health check fails), `private-repository.json` (a repository
+only its token reads; GitHub's environments, `github-environments.json`, are
+served by the harness).
 
 The auth stand-in is the one that decides: it evaluates the synthesized
 Workload Identity condition and attribute mapping of the environment (from
@@ -64,9 +66,15 @@ def checkout(_args: list[str]) -> int:
     repository = os.environ.get("INPUT_REPOSITORY") or os.environ["GITHUB_REPOSITORY"]
     ref = os.environ.get("INPUT_REF") or os.environ.get("GITHUB_SHA") or "HEAD"
     target = Path(os.environ["GITHUB_WORKSPACE"]) / (os.environ.get("INPUT_PATH") or ".")
-    record("checkout", repository=repository, ref=ref, path=os.environ.get("INPUT_PATH") or ".")
+    record("checkout", repository=repository, ref=ref, path=os.environ.get("INPUT_PATH") or ".", token=bool(os.environ.get("INPUT_TOKEN")))
     if repository not in repositories:
         return fail(f"checkout: repository {repository} not found (the rehearsal knows {sorted(repositories)})")
+    # A private repository answers "not found" to a token that may not read it.
+    private = WORLD / "private-repository.json"
+    if private.exists():
+        readable = json.loads(private.read_text())
+        if repository == readable["repository"] and os.environ.get("INPUT_TOKEN") != readable["token"]:
+            return fail(f"checkout: remote: Repository not found. fatal: repository 'https://github.com/{repository}/' not found")
     if target.exists() and any(target.iterdir()):
         shutil.rmtree(target)
     result = subprocess.run(["git", "clone", "-q", repositories[repository], str(target)], capture_output=True, text=True)

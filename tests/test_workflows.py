@@ -168,7 +168,9 @@ def test_identities_per_job(deploy):
             "workload_identity_provider": "${{ needs.prepare.outputs.provider }}",
             "service_account": f"${{{{ needs.prepare.outputs.{identity} }}}}",
         }
-        assert deploy["jobs"][name]["permissions"] == {"contents": "read", "id-token": "write"}
+        # The approved job also reads the caller's environment (actions: read).
+        extra = {"actions": "read"} if name == "apply" else {}
+        assert deploy["jobs"][name]["permissions"] == {"contents": "read", "id-token": "write", **extra}
     assert not uses(deploy["jobs"]["prepare"], "google-github-actions/auth")
 
 
@@ -205,7 +207,7 @@ def test_caller_calls_our_deploy_at_main_with_the_commit(platform):
     assert set(caller["on"]["push"]["branches"]) == {e.deploy_branch for e in platform.environments.values()}
     [job] = caller["jobs"].values()
     assert job["uses"] == f"{platform.github.infra_repository}/{platform.github.deploy_workflow}@{platform.github.infra_ref.removeprefix('refs/heads/')}"
-    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert job["permissions"] == {"actions": "read", "contents": "read", "id-token": "write"}
     assert "github.sha" in job["with"]["app_ref"]
     assert "environment" not in job["with"], "the called workflow derives the environment from the ref"
 
@@ -330,3 +332,30 @@ def test_comment_and_issue_bodies_are_capped(pull_request, drift):
         assert "tools.report_body" in step["run"] and "/actions/runs/" in json.dumps(step)
         [script] = uses(job, "actions/github-script")
         assert "process.env.BODY_FILE" in script["with"]["script"] and "readFileSync(process.env.BODY_FILE" in script["with"]["script"]
+
+
+def test_the_environment_is_checked_before_the_deployers_token(deploy):
+    """In the approved job, the caller's environment is read (reviewers, no
+    administrator bypass) before the deployer is asked for."""
+    apply = deploy["jobs"]["apply"]
+    steps = apply["steps"]
+    [check] = [i for i, step in enumerate(steps) if "tools.environment_protection" in step.get("run", "")]
+    [auth] = [i for i, step in enumerate(steps) if str(step.get("uses", "")).startswith("google-github-actions/auth@")]
+    assert check < auth and steps[auth]["with"]["service_account"] == "${{ needs.prepare.outputs.deployer }}"
+    assert steps[check]["env"]["GITHUB_TOKEN"] == "${{ github.token }}" and apply["permissions"]["actions"] == "read"
+
+
+def test_a_private_infrastructure_repository_is_read_with_the_callers_token(deploy):
+    """The caller's GITHUB_TOKEN reads only the caller's repository: every
+    checkout of this repository takes the declared, optional infra_read_token,
+    else that GITHUB_TOKEN (this repository public); the caller passes its secret."""
+    secret = deploy["on"]["workflow_call"]["secrets"]["infra_read_token"]
+    assert secret["required"] is False
+    checkouts = [step for _, step in all_steps(deploy) if step.get("with", {}).get("repository") == INFRA_CHECKOUT["repository"]]
+    assert len(checkouts) == len(DEPLOY_ORDER) - 1
+    for step in checkouts:
+        assert step["with"]["token"] == "${{ secrets.infra_read_token || github.token }}"
+    application = [step for _, step in all_steps(deploy) if step.get("with", {}).get("repository") == "${{ github.repository }}"]
+    assert application and all("token" not in step["with"] for step in application), "the application is read with the caller's own token"
+    [job] = load(CALLER)["jobs"].values()
+    assert job["secrets"] == {"infra_read_token": "${{ secrets.INFRA_READ_TOKEN }}"}

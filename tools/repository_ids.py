@@ -19,7 +19,7 @@ from platform_config import ConfigError, load_platform
 from platform_config.echo import echo, echo_path
 from platform_config.loader import config_path
 from platform_config.model import MAX_GITHUB_ID
-from tools.cli import InputError
+from tools.cli import InputError, run_tool
 
 FIELDS = ("app_repository_id", "infra_repository_id")
 
@@ -67,22 +67,15 @@ def main(argv: list[str]) -> int:
     if argv in (["--help"], ["-h"]):
         print(__doc__)
         return 0
-    try:
+
+    def produce() -> list[str]:
         if not argv:
-            lines = commands()
-        elif len(argv) == 2:
-            lines = write(*argv)
-        else:
-            raise InputError("usage: python -m tools.repository_ids [APP_ID INFRA_ID]; see --help")
-    except ConfigError as error:
-        for problem in error.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        return 2
-    except InputError as error:
-        print(f"error: repository_ids: {error}", file=sys.stderr)
-        return 2
-    print("\n".join(lines))
-    return 0
+            return commands()
+        if len(argv) == 2:
+            return write(*argv)
+        raise InputError("usage: python -m tools.repository_ids [APP_ID INFRA_ID]; see --help")
+
+    return run_tool("repository_ids", produce)
 
 
 if __name__ == "__main__":
