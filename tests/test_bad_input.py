@@ -594,13 +594,14 @@ def test_repository_names_github_refuses(config_copy, field, repository):
 def test_config_path_is_quoted_short_and_on_one_line(tmp_path, monkeypatch, name):
     """The path of PLATFORM_CONFIG is echoed like any other value: a path
     that is not plain is quoted, escaped and shortened, on every line."""
-    path = tmp_path / name
+    # Relative to the working directory: the name is the whole path, as short as it is.
+    monkeypatch.chdir(tmp_path)
     if len(name) < 255:
-        path.write_text("name: BAD\n", encoding="utf-8")
-    monkeypatch.setenv("PLATFORM_CONFIG", str(path))
+        (tmp_path / name).write_text("name: BAD\n", encoding="utf-8")
+    monkeypatch.setenv("PLATFORM_CONFIG", name)
     with pytest.raises(ConfigError) as caught:
         load_platform()
-    source = echo(str(path))
+    source = echo(name)
     assert source.startswith(("'", '"')) and ("\\n" in source) == name.endswith("\n")
     for line in caught.value.problems:
         assert "\n" not in line and len(line) < 500, line
