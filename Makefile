@@ -24,7 +24,7 @@ ENGINE := .engine
 TOFU := $(CURDIR)/$(ENGINE)/bin/tofu
 export TOFU
 
-.PHONY: help engine seed-state mutate install install-python rehearse schema test-slow synth cdktf-synth security preflight deployed synth-diff test bench clean
+.PHONY: help engine seed-state mutate install install-python rehearse schema test-slow synth cdktf-synth security preflight deployed synth-diff test bench clean repository-ids
 
 help:
 	@echo "make synth                        synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
@@ -37,6 +37,7 @@ help:
 	@echo "make preflight ENV=<env>          does everything a deploy needs exist? (IDENTITY=planner: read-only)"
 	@echo "make deployed ENV=<env> [JSON=1]  what runs now (tags, commits, revisions) and the rollback command; read-only"
 	@echo "make synth-diff BASE=dir HEAD=dir report what changed between two cdktf.out trees"
+	@echo "make repository-ids               the gh commands giving GitHub's repository ids (APP_ID=.. INFRA_ID=..: write them)"
 	@echo "make rehearse                     run the deploy workflows with act against local stand-ins"
 	@echo "make schema                       regenerate config/platform.schema.json from the model"
 	@echo "make bench                        timings, written to bench/RESULTS.md"
@@ -99,6 +100,11 @@ preflight: $(VENV)/.synced
 deployed: $(VENV)/.synced
 	@test -n "$(ENV)" || { echo "usage: make deployed ENV=<environment> [JSON=1]" >&2; exit 2; }
 	@$(PY) -m tools.deployed $(ENV) $(if $(filter 1,$(JSON)),--json)
+
+# GitHub's ids of the two repositories (github.*_repository_id): without
+# arguments the gh commands to run; with APP_ID and INFRA_ID, written into the configuration.
+repository-ids: $(VENV)/.synced
+	@$(PY) -m tools.repository_ids $(APP_ID) $(INFRA_ID)
 
 # One worker per core (at most 4), each synthesizing once; a test file stays
 # on one worker, so its module fixtures run once.

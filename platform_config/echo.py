@@ -30,3 +30,16 @@ def echo(value: Any) -> str:
         return f"{value[:MAX_ECHO_CHARS]!r}… ({len(value)} characters)"
     text = _REPR.repr(value)
     return text if len(text) <= 2 * MAX_ECHO_CHARS else text[: 2 * MAX_ECHO_CHARS] + "…"
+
+
+# A path is quoted back as written when it is plain: short, printable, no
+# spaces, quotes or backslashes (e.g. /work/config/platform.yaml).
+MAX_PLAIN_PATH_CHARS = 200
+
+
+def echo_path(path: Any) -> str:
+    """A file path in an error line: as written when plain, else quoted like
+    any other value (shortened, escaped: a newline in it stays on the line)."""
+    text = str(path)
+    plain = len(text) <= MAX_PLAIN_PATH_CHARS and text.isprintable() and not set(text) & set(" '\"\\")
+    return text if plain and text else echo(text)

@@ -21,7 +21,7 @@ from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .echo import echo
+from .echo import echo, echo_path
 from .model import Platform
 from .rules import Problem, cross_check
 
@@ -149,6 +149,7 @@ def config_path() -> Path:
 
 def load_platform(path: Path | None = None) -> Platform:
     path = Path(path or config_path())
+    source = echo_path(path)
     text = read_config_text(path)
     try:
         raw = yaml.load(text, Loader=_SafeLoader)
@@ -156,10 +157,10 @@ def load_platform(path: Path | None = None) -> Platform:
         mark = error.problem_mark or error.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         what = " ".join(part for part in (error.context, error.problem) if part)
-        raise ConfigError([f"{path}: {where}: invalid YAML: {_one_line(what)}"]) from None
+        raise ConfigError([f"{source}: {where}: invalid YAML: {_one_line(what)}"]) from None
     except yaml.YAMLError as error:
-        raise ConfigError([f"{path}: (file): invalid YAML: {_one_line(str(error))}"]) from None
-    return parse_platform(raw, source=str(path))
+        raise ConfigError([f"{source}: (file): invalid YAML: {_one_line(str(error))}"]) from None
+    return parse_platform(raw, source=source)
 
 
 def read_config_text(path: Path) -> str:
@@ -168,7 +169,7 @@ def read_config_text(path: Path) -> str:
     bound (/dev/zero)."""
 
     def refuse(message: str) -> ConfigError:
-        return ConfigError([f"{path}: (file): {message}"])
+        return ConfigError([f"{echo_path(path)}: (file): {message}"])
 
     cannot_read = f"; set {CONFIG_ENV_VAR} to an existing configuration file"
 

@@ -65,6 +65,10 @@ class Adoptable(StrEnum):
     workload_identity_provider = "workload_identity_provider"
 
 
+# GitHub's ids are 64-bit integers (the REST API's `id`, the token's `repository_id`).
+MAX_GITHUB_ID = 2**63 - 1
+
+
 class GitHub(Strict):
     """Who calls what: the application repository calls the deploy workflow of
     the infrastructure repository (this project), whose plan workflows run there.
@@ -80,13 +84,19 @@ class GitHub(Strict):
     app_repository_id: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_GITHUB_ID,
         description="GitHub's numeric id of app_repository (`gh api repos/OWNER/REPO --jq .id`); "
         "when set, a repository deleted and re-created under the same name is refused too. null: not checked.",
     )
     infra_repository_id: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_GITHUB_ID,
         description="GitHub's numeric id of infra_repository (`gh api repos/OWNER/REPO --jq .id`); null: not checked.",
+    )
+    app_deploy_workflow: WorkflowPath = Field(
+        description="The application repository's workflow that calls deploy_workflow (examples/app-repository/.github/workflows/deploy.yml "
+        "copied there), e.g. .github/workflows/deploy.yml: the only caller whose runs get the deploy and build identities."
     )
     deploy_workflow: WorkflowPath = Field(
         description="The reusable deploy workflow in infra_repository that the application repository calls, e.g. .github/workflows/deploy.yml."
@@ -280,6 +290,13 @@ class Environment(Strict):
     vars: dict[VarName, EnvValue] = Field(
         default={},
         description="Values of `{name}` placeholders in services' and env_groups' values for this environment (name: lowercase and '_').",
+    )
+    protected: bool = Field(
+        default=True,
+        description="true (production): the deploy stops in its first job while github.app_repository_id or "
+        "github.infra_repository_id is unset (`make repository-ids`), and before the deployer's token unless the "
+        "application repository's GitHub environment of this name has required reviewers that administrators cannot "
+        "bypass; false: neither is required (e.g. staging).",
     )
     deletion_protection: bool = Field(
         description="true: Cloud Run services are deletion-protected (except first_apply_services and retiring_services), e.g. in production."

@@ -33,9 +33,13 @@ GROUP_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 RELATIVE_PATH = re.compile(r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_./-]{1,255}$")
 # A branch name git accepts (`git check-ref-format --branch`), conservatively.
 BRANCH_NAME = re.compile(r"^(?![-/.])(?!.*(\.\.|//|@\{|\.lock$|/\.))[A-Za-z0-9._/-]{1,255}(?<![/.])$")
-REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9_.-]{1,100}$")
+# GitHub's rules: an owner of letters, digits and single hyphens, neither
+# first nor last; a repository name not starting with '-', without '..' and
+# without the .git suffix GitHub strips.
+REPOSITORY = re.compile(r"^(?=[^/]{1,39}/)[A-Za-z0-9]+(-[A-Za-z0-9]+)*/(?![-.]*$)(?!-)(?!.*\.\.)(?!.*\.git$)[A-Za-z0-9_.-]{1,100}$")
 WORKFLOW_PATH = re.compile(r"^\.github/workflows/[A-Za-z0-9_.-]+\.ya?ml$")
-GIT_REF = re.compile(r"^refs/(heads|tags)/[A-Za-z0-9._/-]+$")
+# A full branch or tag ref, its name as git accepts it (no '..', no trailing '/').
+GIT_REF = re.compile(r"^refs/(heads|tags)/(?![-/.])(?!.*(\.\.|//|@\{|\.lock$|/\.))[A-Za-z0-9._/-]{1,255}(?<![/.])$")
 HTTP_PATH = re.compile(r"^/\S*$")
 MEMORY = re.compile(r"^[0-9]{1,6}(Mi|Gi)$")
 PROJECT_NUMBER = re.compile(r"^[0-9]{6,20}$")
@@ -101,6 +105,14 @@ def _memory(value: str) -> str:
     return value
 
 
+def _branch_not_a_full_ref(value: str) -> str:
+    # refs/heads/main is a valid branch name, but surely meant as the ref: the
+    # condition would pin refs/heads/refs/heads/main, which no push has.
+    if value.startswith("refs/"):
+        raise ValueError(f"{echo(value)} is a full ref; write the branch name alone, e.g. {echo(value.removeprefix('refs/heads/'))}")
+    return value
+
+
 def _region(value: str) -> str:
     if value not in GCP_REGIONS:
         raise ValueError(f"{echo(value)} is not a Google Cloud region; use one of e.g. us-east4, us-central1, europe-west1 (see `gcloud run regions list`)")
@@ -131,12 +143,23 @@ AccountId = Annotated[
 ]
 PoolOrProviderId = Annotated[str, _Matches(POOL_OR_PROVIDER_ID, "use 4-32 lowercase letters, digits or hyphens")]
 BucketName = Annotated[str, AfterValidator(_bucket_name), WithJsonSchema({"type": "string", "pattern": BUCKET_NAME.pattern})]
-Repository = Annotated[str, _Matches(REPOSITORY, "use OWNER/REPOSITORY as GitHub spells it")]
+Repository = Annotated[
+    str,
+    _Matches(
+        REPOSITORY,
+        "use OWNER/REPOSITORY as GitHub spells it (owner: letters, digits, single hyphens inside; "
+        "name: letters, digits, '.', '_', '-', not starting with '-', no '..', no .git suffix)",
+    ),
+]
 WorkflowPath = Annotated[str, _Matches(WORKFLOW_PATH, "use a path such as .github/workflows/deploy.yml")]
-GitRef = Annotated[str, _Matches(GIT_REF, "use a full ref such as refs/heads/main")]
+GitRef = Annotated[str, _Matches(GIT_REF, "use a full ref such as refs/heads/main (a git branch or tag name: no '..', no trailing '/')")]
 GroupName = Annotated[str, _Matches(GROUP_NAME, "use up to 63 lowercase letters, digits, '_' or '-', starting with a letter")]
 RelativePath = Annotated[str, _Matches(RELATIVE_PATH, "use a relative path inside the application repository, e.g. mesh/Dockerfile")]
-BranchName = Annotated[str, _Matches(BRANCH_NAME, "use a git branch name such as main or release/2024 (letters, digits, '.', '_', '-', '/')")]
+BranchName = Annotated[
+    str,
+    _Matches(BRANCH_NAME, "use a git branch name such as main or release/2024 (letters, digits, '.', '_', '-', '/')"),
+    AfterValidator(_branch_not_a_full_ref),
+]
 ProbePath = Annotated[str, _Matches(HTTP_PATH, "use an absolute HTTP path such as /health")]
 HealthPath = Annotated[str, _Matches(HTTP_PATH, "use an absolute HTTP path such as /healthcheck")]
 EnvValue = Annotated[str, StringConstraints(max_length=MAX_ENV_VALUE_CHARS)]

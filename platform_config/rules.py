@@ -77,6 +77,9 @@ RESERVED_PREFIXES = ("image-check-", "url-secret-", "image_tag_")
 RESERVED_ENVIRONMENT_NAMES = frozenset({"prepare", "environments"})
 
 NAME_PLACEHOLDERS = frozenset({"env", "project"})
+CI_ACCOUNT_FIELDS = ("deployer_account_id", "planner_account_id", "builder_account_id")
+# Environment lists of configured services, each naming a service once.
+SERVICE_LIST_FIELDS = ("adopt_services", "adopt_runtime_accounts", "first_apply_services", "retiring_services")
 
 
 def cross_check(platform: Platform) -> list[Problem]:
@@ -109,13 +112,18 @@ def cross_check(platform: Platform) -> list[Problem]:
     problems += bucket_names_unique(platform, with_data_buckets=not template_problems)
 
     problems += repositories_apart(platform)
+    problems += repository_ids_apart(platform)
+    problems += plan_workflows_listed_once(platform)
     for env_name, environment in platform.environments.items():
         problems += project_not_shared(platform, env_name, environment)
+        problems += project_number_not_shared(platform, env_name, environment)
         problems += ci_accounts_distinct(env_name, environment)
+        problems += ci_accounts_apart_from_runtime_accounts(platform, env_name, environment)
         problems += workload_identity_within_google_limits(platform, env_name)
     problems += deploy_branches_apart(platform)
     problems += environment_names_not_reserved(platform)
     problems += adopted_services_configured(platform)
+    problems += service_lists_without_duplicates(platform)
     problems += adopted_buckets_configured(platform)
     problems += invoker_check_off_only_when_public(platform)
     return problems
@@ -523,6 +531,23 @@ def repositories_apart(platform: Platform) -> list[Problem]:
     return []
 
 
+def repository_ids_apart(platform: Platform) -> list[Problem]:
+    github = platform.github
+    if github.app_repository_id is not None and github.app_repository_id == github.infra_repository_id:
+        return [
+            (
+                ("github", "infra_repository_id"),
+                f"{github.infra_repository_id} is also app_repository_id; two repositories never share an id, "
+                "set each from `gh api repos/OWNER/REPO --jq .id` (make repository-ids)",
+            )
+        ]
+    return []
+
+
+def plan_workflows_listed_once(platform: Platform) -> list[Problem]:
+    return [(("github", "plan_workflows"), f"lists {workflow!r} more than once; keep one") for workflow in _duplicates(platform.github.plan_workflows)]
+
+
 def project_not_shared(platform: Platform, env_name: str, environment: Environment) -> list[Problem]:
     first = next(name for name, other in platform.environments.items() if other.project_id == environment.project_id)
     if first != env_name:
@@ -536,15 +561,45 @@ def project_not_shared(platform: Platform, env_name: str, environment: Environme
     return []
 
 
+def project_number_not_shared(platform: Platform, env_name: str, environment: Environment) -> list[Problem]:
+    """The number names the project in the provider's name and the services' URLs:
+    one shared by two environments would send one to the other's project."""
+    number = environment.project_number
+    first = next((name for name, other in platform.environments.items() if number is not None and other.project_number == number), env_name)
+    if first != env_name:
+        return [
+            (
+                ("environments", env_name, "project_number"),
+                f"{number!r} is also the project number of environment {first!r}; set this environment's own "
+                f"(`gcloud projects describe {environment.project_id} --format='value(projectNumber)'`)",
+            )
+        ]
+    return []
+
+
 def ci_accounts_distinct(env_name: str, environment: Environment) -> list[Problem]:
     problems: list[Problem] = []
     seen: dict[str, str] = {}
-    for field in ("deployer_account_id", "planner_account_id", "builder_account_id"):
+    for field in CI_ACCOUNT_FIELDS:
         account_id = getattr(environment, field)
         if account_id in seen:
             problems.append((("environments", env_name, field), f"{account_id!r} is also the {seen[account_id]}; give each CI identity its own account"))
         seen.setdefault(account_id, field)
     return problems
+
+
+def ci_accounts_apart_from_runtime_accounts(platform: Platform, env_name: str, environment: Environment) -> list[Problem]:
+    """A service whose runtime account is a CI account would run as that CI identity."""
+    runtime = {runtime_account_id(service.name, env_name): service.name for service in platform.services}
+    return [
+        (
+            ("environments", env_name, field),
+            f"{getattr(environment, field)!r} is also the runtime account of service {runtime[getattr(environment, field)]!r} "
+            "(its name plus the environment's); rename the service or give the CI identity another account",
+        )
+        for field in CI_ACCOUNT_FIELDS
+        if getattr(environment, field) in runtime
+    ]
 
 
 def workload_identity_within_google_limits(platform: Platform, env_name: str) -> list[Problem]:
@@ -578,11 +633,20 @@ def adopted_services_configured(platform: Platform) -> list[Problem]:
     problems: list[Problem] = []
     names = {s.name for s in platform.services}
     for env_name, environment in platform.environments.items():
-        for field in ("adopt_services", "adopt_runtime_accounts", "first_apply_services", "retiring_services"):
-            for name in getattr(environment, field):
+        for field in SERVICE_LIST_FIELDS:
+            for name in dict.fromkeys(getattr(environment, field)):
                 if name not in names:
                     problems.append((("environments", env_name, field), f"{name!r} is not a configured service; use one of: {', '.join(sorted(names))}"))
     return problems
+
+
+def service_lists_without_duplicates(platform: Platform) -> list[Problem]:
+    return [
+        (("environments", env_name, field), f"lists {name!r} more than once; keep one")
+        for env_name, environment in platform.environments.items()
+        for field in SERVICE_LIST_FIELDS
+        for name in _duplicates(getattr(environment, field))
+    ]
 
 
 def adopted_buckets_configured(platform: Platform) -> list[Problem]:

@@ -11,11 +11,17 @@ application repository; plan workflows run in the infrastructure repository.
 Three kinds of access, one per token, mapped to `attribute.access`; each CI
 service account admits one kind (`principalSet://.../attribute.access/<kind>`):
 
-- deploy: the application repository's deploy branch calling our deploy
-  workflow at `infra_ref`, in the GitHub environment named like ours
-  (production's required reviewers gate it);
-- build: the same caller in a job without a GitHub environment (image builds
-  need no approval). A job of that caller in another environment is refused;
+- deploy: the application repository's own caller (`app_deploy_workflow`,
+  the `workflow_ref` claim) at the deploy branch, run by a push or by hand
+  (`event_name`), calling our deploy workflow at `infra_ref`, in the GitHub
+  environment named like ours (production's required reviewers gate it).
+  Any other workflow of that repository on that branch (a
+  `pull_request_target`, `schedule`, `workflow_run` or `issue_comment` run
+  has the default branch's ref, and could call our deploy with a fork's
+  `app_ref`) is refused;
+- build: the same caller and events in a job without a GitHub environment
+  (image builds need no approval). A job of that caller in another
+  environment is refused;
 - plan: our plan workflows in the infrastructure repository: at `infra_ref`
   (schedule, push, dispatch), or at any ref for pull requests (a pull request
   runs its own copy of the workflow, so pinning its ref would pin nothing;
@@ -25,7 +31,7 @@ service account admits one kind (`principalSet://.../attribute.access/<kind>`):
   claims of a build job, and one token maps to one kind.
 
 Pins use `repository` (plus `repository_id` when configured), `ref`,
-`environment` and `job_workflow_ref`, not `sub`: GitHub's immutable subject
+`environment`, `job_workflow_ref`, `workflow_ref` and `event_name`, not `sub`: GitHub's immutable subject
 format (`repo:OWNER@ID/REPO@ID:...`, default for repositories created or
 renamed since 2026-07-15) would break an exact `sub` match. The deploy
 branch also pins `sub` (checkov's CKV_GCP_125 asks for a repository-pinned
@@ -50,6 +56,11 @@ if TYPE_CHECKING:
     from .model import GitHub, Platform
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+# The events whose runs of the application's caller may deploy and build:
+# its own triggers (examples/app-repository/.github/workflows/deploy.yml).
+DEPLOY_EVENTS = ("push", "workflow_dispatch")
+# The events of the plan workflows (pull-request.yml, drift.yml) besides pull_request.
+PLAN_EVENTS_AT_INFRA_REF = ("push", "schedule", "workflow_dispatch")
 ACCESS_LEVELS = ("deploy", "build", "plan")
 # What `attribute.access` holds when no kind applies; no account admits it.
 NO_ACCESS = "none"
@@ -100,6 +111,11 @@ def granted_access(condition: str, mapping: Mapping[str, str], claims: Mapping[s
 def deploy_workflow_ref(github: GitHub) -> str:
     """`job_workflow_ref` of our deploy workflow at the trusted ref."""
     return f"{github.infra_repository}/{github.deploy_workflow}@{github.infra_ref}"
+
+
+def caller_workflow_ref(github: GitHub, deploy_branch: str) -> str:
+    """`workflow_ref` of the application's caller at a deploy branch."""
+    return f"{github.app_repository}/{github.app_deploy_workflow}@refs/heads/{deploy_branch}"
 
 
 def github_token_claims(
@@ -187,6 +203,8 @@ def _access_rules(platform: Platform, env_name: str) -> tuple[str, str, str]:
             *_repository_pins(github.app_repository, github.app_repository_id),
             f"assertion.ref == {_literal('refs/heads/' + environment.deploy_branch)}",
             f"assertion.job_workflow_ref == {_literal(deploy_workflow_ref(github))}",
+            f"assertion.workflow_ref == {_literal(caller_workflow_ref(github, environment.deploy_branch))}",
+            f"assertion.event_name in {_list(DEPLOY_EVENTS)}",
         ]
     )
     old_sub = _literal(f"repo:{github.app_repository}:environment:{env_name}")
@@ -211,7 +229,8 @@ def _plan_rule(github: GitHub) -> str:
     )
     at_infra_ref = ", ".join(_literal(f"{github.infra_repository}/{workflow}@{github.infra_ref}") for workflow in github.plan_workflows)
     pins = " && ".join(_repository_pins(github.infra_repository, github.infra_repository_id))
-    return f"{pins} && (assertion.event_name == 'pull_request' ? ({at_any_ref}) : assertion.job_workflow_ref in [{at_infra_ref}])"
+    at_infra_ref_by_event = f"assertion.event_name in {_list(PLAN_EVENTS_AT_INFRA_REF)} && assertion.job_workflow_ref in [{at_infra_ref}]"
+    return f"{pins} && (assertion.event_name == 'pull_request' ? ({at_any_ref}) : {at_infra_ref_by_event})"
 
 
 def _repository_pins(repository: str, repository_id: int | None) -> list[str]:
@@ -219,6 +238,10 @@ def _repository_pins(repository: str, repository_id: int | None) -> list[str]:
     if repository_id is not None:
         pins.append(f"assertion.repository_id == {_literal(str(repository_id))}")
     return pins
+
+
+def _list(values: tuple[str, ...]) -> str:
+    return f"[{', '.join(map(_literal, values))}]"
 
 
 def _literal(value: str) -> str:

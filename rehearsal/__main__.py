@@ -159,6 +159,36 @@ def check_drift(environment: str) -> Callable[[Rehearsal, Outcome], None]:
     return check
 
 
+def check_rerun(rehearsal: Rehearsal, outcome: Outcome) -> None:
+    first = (outcome.world / "first-attempt.log").read_text()
+    expect("verify: " in first, "the first attempt did not fail in verify")
+    expect(outcome.exit_code == 0, f"the re-run failed: {tail(outcome)}")
+    for name in ("synth", "plan"):
+        uploads = [r for r in outcome.of("upload-artifact") if r["name"] == name]
+        expect(len(uploads) == 2, f"artifact {name} uploaded {len(uploads)} times over two attempts, not twice")
+
+
+def check_unprotected_environment(rehearsal: Rehearsal, outcome: Outcome) -> None:
+    environment = rehearsal.platform.environments[outcome.environment]
+    expect(outcome.exit_code != 0, "the run succeeded although its GitHub environment has no reviewers")
+    expect(outcome.job_results().get("apply") == "failure", "apply did not stop")
+    expect("has no required reviewers" in outcome.log, f"the one line about the environment is missing: {tail(outcome)}")
+    deployer = f"{environment.deployer_account_id}@"
+    expect(not [r for r in outcome.of("auth") if r["account"].startswith(deployer)], "the deployer's token was requested")
+    expect(not outcome.of("apply"), "an apply ran")
+
+
+def check_private_infra(rehearsal: Rehearsal, outcome: Outcome) -> None:
+    expect(outcome.exit_code == 0, f"the deploy from a private infrastructure repository failed: {tail(outcome)}")
+    infra = [r for r in outcome.of("checkout") if r["repository"] == rehearsal.github["infra_repository"]]
+    expect(bool(infra) and all(r["token"] for r in infra), "a checkout of the infrastructure repository had no token")
+
+
+def check_private_infra_without_token(rehearsal: Rehearsal, outcome: Outcome) -> None:
+    check_no_push_no_apply("Repository not found")(rehearsal, outcome)
+    expect(outcome.job_results().get("prepare") == "failure", "prepare did not stop at its checkout")
+
+
 def tail(outcome: Outcome) -> str:
     lines = [line for line in outcome.log.splitlines() if "error" in line.lower() or "fail" in line.lower()]
     return " | ".join(lines[-3:])[:400] or f"exit {outcome.exit_code}, see {outcome.world}/act.log"
@@ -189,6 +219,10 @@ def scenarios(rehearsal: Rehearsal):
     unconfigured = "-".join(env.deploy_branch for env in platform.environments.values()) + "-feature"
     yield Scenario("unconfigured-branch", environment=production, branch=unconfigured), check_refused_ref(unconfigured)
     yield Scenario("unhealthy-service", environment=production, unhealthy=[gateway]), check_health_failure(gateway)
+    yield Scenario("unprotected-environment", environment=production, unprotected_environment=True), check_unprotected_environment
+    yield Scenario("private-infra", environment=production, private_infra="given"), check_private_infra
+    yield Scenario("private-infra-without-token", environment=production, private_infra="missing"), check_private_infra_without_token
+    yield Scenario("rerun-after-failure", environment=production, unhealthy=[gateway], rerun=True), check_rerun
     rollback = json.dumps({image: ROLLBACK_TAG for image in images(platform)})
     yield (Scenario("rollback-by-tag", environment=production, seed_tag=ROLLBACK_TAG, inputs={"image_tags": rollback}), check_rollback)
     yield Scenario("secret-rotation", environment=production, inputs={"rollout": "rotation-1"}), check_rotation

@@ -44,7 +44,11 @@ ACT = Path(sys.executable).parent / "act"
 CALLER = PROJECT_ROOT / "examples" / "app-repository" / ".github" / "workflows" / "deploy.yml"
 # Rehearsal-only project numbers: the default configuration does not know the real ones.
 PROJECT_NUMBER_BASE = 100000000000
+# GitHub ids of the application and infrastructure repositories in the rehearsal.
+REPOSITORY_ID_BASE = 700000001
 ACT_TIMEOUT_SECONDS = 600
+# The application repository's secret INFRA_READ_TOKEN when the infrastructure repository is private.
+INFRA_READ_TOKEN = "github_pat_rehearsal_read_only"
 
 
 def _workflow(path: Path) -> dict:
@@ -99,10 +103,22 @@ class Scenario:
     drift: bool = False
     # Resource types of which one resource is changed outside OpenTofu before the run.
     drifted: list[str] = field(default_factory=list)
+    # Once the first attempt failed (an unhealthy service), the services are
+    # made healthy and the run is started again in the same world, its first
+    # attempt's artifacts still stored: a re-run.
+    rerun: bool = False
+    # The application repository's GitHub environment as GitHub creates it on
+    # first use: no required reviewers (otherwise it has them, without bypass).
+    unprotected_environment: bool = False
+    # The infrastructure repository is private: its checkouts need the
+    # caller's INFRA_READ_TOKEN secret, given to act unless this is "missing".
+    private_infra: str | None = None  # "given" or "missing"
 
 
 class HealthServer(ThreadingHTTPServer):
-    """Answers GET /<service>/<path>: 200, or 503 for the world's unhealthy services."""
+    """Answers GET /<service>/<path>: 200, or 503 for the world's unhealthy
+    services; and, as GitHub's REST API, GET /repos/OWNER/REPO/environments/NAME
+    from the world's `github-environments.json` (404 for another)."""
 
     def __init__(self, world: Path):
         self.world = world
@@ -116,11 +132,24 @@ class HealthServer(ThreadingHTTPServer):
 
 class _HealthHandler(BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.path.startswith("/repos/"):
+            self._github_environment()
+            return
         unhealthy_file = self.server.world / "unhealthy"
         unhealthy = set(unhealthy_file.read_text().split()) if unhealthy_file.exists() else set()
         service = self.path.strip("/").split("/")[0]
         self.send_response(503 if service in unhealthy else 200)
         self.end_headers()
+
+    def _github_environment(self):
+        environments_file = self.server.world / "github-environments.json"
+        environments = json.loads(environments_file.read_text()) if environments_file.exists() else {}
+        body = environments.get(self.path)
+        data = json.dumps(body or {"message": "Not Found", "status": "404"}).encode()
+        self.send_response(200 if body else 404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(data)
 
     def log_message(self, *args):
         pass
@@ -137,6 +166,8 @@ class Rehearsal:
         self.config = copy.deepcopy(raw)
         for index, environment in enumerate(self.config["environments"].values()):
             environment["project_number"] = str(PROJECT_NUMBER_BASE + index)
+        # As `make repository-ids` writes them: production (protected) deploys only with both.
+        self.config["github"].update(app_repository_id=REPOSITORY_ID_BASE, infra_repository_id=REPOSITORY_ID_BASE + 1)
         self.config_path = workdir / "platform.yaml"
         self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
         self.platform = load_platform(self.config_path)
@@ -230,6 +261,7 @@ class Rehearsal:
         self.google.fake.provision(self.platform, scenario.environment)
         fake_google_apis.provision_buckets(self.gcs, self.google.fake, self.platform, scenario.environment, state_bucket=not scenario.missing_state_bucket)
         self._seed(world, scenario)
+        self._github_environments(world, scenario)
         health = HealthServer(world)
         if scenario.drift:
             repository, directory, workflow = self.github["infra_repository"], self.infra, ".github/workflows/drift.yml"
@@ -271,10 +303,12 @@ class Rehearsal:
             "REHEARSAL_WORLD": str(world),
             "REHEARSAL_REPOSITORIES": json.dumps({repository: str(directory), self.github["infra_repository"]: str(self.infra)}),
             "REHEARSAL_PROVIDERS": json.dumps(self.providers),
+            "REHEARSAL_REPOSITORY_IDS": json.dumps({self.github[name]: self.github[f"{name}_id"] for name in ("app_repository", "infra_repository")}),
             "REHEARSAL_JOB_WORKFLOW_REF": f"{self.github['infra_repository']}/{token_workflow}@{self.github['infra_ref']}",
             "REHEARSAL_REF": ref,
             "REHEARSAL_ENV": scenario.environment,
             "REHEARSAL_RUN_BASE": health.base,
+            "ENVIRONMENT_CHECK_API_URL": health.base,
             "REHEARSAL_FAIL_BUILD": " ".join(scenario.fail_builds),
             "PATH": f"{HOME / 'bin'}:{os.environ['PATH']}",
             # The real preflight, against the fake Google APIs (storage proxied to fake-gcs-server).
@@ -305,10 +339,21 @@ class Rehearsal:
             command += ["--local-repository", f"{uses}={folder}"]
         for name, value in env.items():
             command += ["--env", f"{name}={value}"]
+        if scenario.private_infra:
+            readable = {"repository": self.github["infra_repository"], "token": INFRA_READ_TOKEN}
+            (world / "private-repository.json").write_text(json.dumps(readable))
+            if scenario.private_infra == "given":
+                command += ["-s", f"INFRA_READ_TOKEN={INFRA_READ_TOKEN}"]
         try:
             result = subprocess.run(
                 command, cwd=directory, capture_output=True, text=True, timeout=ACT_TIMEOUT_SECONDS, env={**os.environ, "PATH": env["PATH"]}
             )
+            if scenario.rerun:
+                (world / "first-attempt.log").write_text(result.stdout + result.stderr)
+                (world / "unhealthy").unlink(missing_ok=True)
+                result = subprocess.run(
+                    command, cwd=directory, capture_output=True, text=True, timeout=ACT_TIMEOUT_SECONDS, env={**os.environ, "PATH": env["PATH"]}
+                )
         finally:
             health.shutdown()
         (world / "act.log").write_text(result.stdout + result.stderr)
@@ -326,6 +371,21 @@ class Rehearsal:
             address = next(a for a in sorted(state["resources"]) if a.startswith(f"{kind}."))
             state["resources"][address] = "changed in the console"
             state_file.write_text(json.dumps(state))
+
+    def _github_environments(self, world: Path, scenario: Scenario) -> None:
+        """The application repository's GitHub environments as GitHub's REST API
+        describes them ("Get an environment"): required reviewers that
+        administrators cannot bypass, or, as created on first use, no rules."""
+        reviewers = {"type": "required_reviewers", "id": 1, "prevent_self_review": False, "reviewers": [{"type": "User", "reviewer": {"login": "octocat"}}]}
+        environments = {
+            f"/repos/{self.github['app_repository']}/environments/{name}": {
+                "name": name,
+                "can_admins_bypass": scenario.unprotected_environment,
+                "protection_rules": [] if scenario.unprotected_environment else [reviewers],
+            }
+            for name in self.platform.environments
+        }
+        (world / "github-environments.json").write_text(json.dumps(environments))
 
     def _carry_over_cloud(self, world: Path) -> None:
         """The registry and state persist from scenario to scenario, as in a real project."""

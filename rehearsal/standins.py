@@ -5,7 +5,9 @@ Each is a subcommand (`standins.py checkout ...`), run by act in a job, and
 appends what it was asked to `$REHEARSAL_WORLD/records.jsonl`. The "world"
 directory is the fake cloud: `registry/<image>/<tag>` (pushed images),
 `state/<stack>.json` (applied state), `artifacts/<name>/`, `unhealthy`
-(services whose health check fails).
+(services whose health check fails), `private-repository.json` (a repository
+only its token reads; GitHub's environments, `github-environments.json`, are
+served by the harness).
 
 The auth stand-in is the one that decides: it evaluates the synthesized
 Workload Identity condition and attribute mapping of the environment (from
@@ -64,9 +66,15 @@ def checkout(_args: list[str]) -> int:
     repository = os.environ.get("INPUT_REPOSITORY") or os.environ["GITHUB_REPOSITORY"]
     ref = os.environ.get("INPUT_REF") or os.environ.get("GITHUB_SHA") or "HEAD"
     target = Path(os.environ["GITHUB_WORKSPACE"]) / (os.environ.get("INPUT_PATH") or ".")
-    record("checkout", repository=repository, ref=ref, path=os.environ.get("INPUT_PATH") or ".")
+    record("checkout", repository=repository, ref=ref, path=os.environ.get("INPUT_PATH") or ".", token=bool(os.environ.get("INPUT_TOKEN")))
     if repository not in repositories:
         return fail(f"checkout: repository {repository} not found (the rehearsal knows {sorted(repositories)})")
+    # A private repository answers "not found" to a token that may not read it.
+    private = WORLD / "private-repository.json"
+    if private.exists():
+        readable = json.loads(private.read_text())
+        if repository == readable["repository"] and os.environ.get("INPUT_TOKEN") != readable["token"]:
+            return fail(f"checkout: remote: Repository not found. fatal: repository 'https://github.com/{repository}/' not found")
     if target.exists() and any(target.iterdir()):
         shutil.rmtree(target)
     result = subprocess.run(["git", "clone", "-q", repositories[repository], str(target)], capture_output=True, text=True)
@@ -86,6 +94,13 @@ def checkout(_args: list[str]) -> int:
 
 def upload_artifact(_args: list[str]) -> int:
     store = WORLD / "artifacts" / os.environ["INPUT_NAME"]
+    # upload-artifact v4: one artifact per name and run, unless overwritten (a re-run job).
+    if store.exists() and os.environ.get("INPUT_OVERWRITE") != "true":
+        return fail(
+            "upload-artifact: Failed to CreateArtifact: Received non-retryable error: (409) Conflict: "
+            f"an artifact with this name already exists on the workflow run: {os.environ['INPUT_NAME']}"
+        )
+    shutil.rmtree(store, ignore_errors=True)
     workspace = Path(os.environ["GITHUB_WORKSPACE"])
     paths = [line.strip() for line in os.environ["INPUT_PATH"].splitlines() if line.strip()]
     found = [workspace / p for p in paths if (workspace / p).exists()]
@@ -114,8 +129,9 @@ def download_artifact(_args: list[str]) -> int:
 
 
 def github_script(_args: list[str]) -> int:
-    summary = Path("plan-summary.md")
-    record("github-script", env=os.environ.get("PLAN_ENV", ""), summary=summary.read_text() if summary.exists() else "")
+    # The body the script would post: the file the workflow hands it.
+    body = Path(os.environ.get("BODY_FILE") or "plan-summary.md")
+    record("github-script", env=os.environ.get("PLAN_ENV", ""), summary=body.read_text() if body.exists() else "")
     return 0
 
 
@@ -123,8 +139,10 @@ def _token_claims() -> dict:
     """What GitHub would put in this job's OIDC token (act has no token service)."""
     from platform_config.workload_identity import github_token_claims
 
+    repository = os.environ["GITHUB_REPOSITORY"]
     return github_token_claims(
-        repository=os.environ["GITHUB_REPOSITORY"],
+        repository=repository,
+        repository_id=json.loads(os.environ["REHEARSAL_REPOSITORY_IDS"]).get(repository),
         ref=os.environ["REHEARSAL_REF"],
         event_name=os.environ.get("GITHUB_EVENT_NAME", "push"),
         environment=os.environ.get(ENVIRONMENT_CLAIM) or None,

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from platform_config import DEFAULT_CONFIG, ConfigError, load_platform, parse_platform
+from platform_config.echo import echo
 from platform_config.gcp import RESERVED_ENV_NAMES
 from platform_config.loader import MAX_CONFIG_BYTES, MAX_PROBLEMS, _SafeLoader
 from platform_config.model import Platform
@@ -513,6 +514,104 @@ def test_build_paths_stay_inside_the_repository(config_copy, path):
 def test_deploy_branch_is_a_branch_name(config_copy, branch):
     config_copy["environments"]["production"]["deploy_branch"] = branch
     only(problems(config_copy), "environments.production.deploy_branch", "git branch name")
+
+
+# --- configurations that cannot work (issue 23) -----------------------------------
+
+CI_ACCOUNT_FIELDS = ("deployer_account_id", "planner_account_id", "builder_account_id")
+
+
+@pytest.mark.parametrize("field", CI_ACCOUNT_FIELDS)
+def test_ci_account_may_not_be_a_runtime_account(config_copy, field):
+    env_name, environment = next(iter(config_copy["environments"].items()))
+    environment[field] = runtime_account_id("gateway", env_name)
+    only(problems(config_copy), f"environments.{env_name}.{field}", "runtime account of service 'gateway'", "rename the service")
+
+
+def test_service_named_like_a_ci_account_is_refused(config_copy):
+    """A service named after the deployer's account id minus the environment runs as the deployer."""
+    env_name, environment = next(iter(config_copy["environments"].items()))
+    name = environment["deployer_account_id"].removesuffix(f"-{env_name}")
+    assert runtime_account_id(name, env_name) == environment["deployer_account_id"], "the default deployer id ends in its environment's name"
+    service(config_copy, "gateway")["name"] = name
+    only(problems(config_copy), f"environments.{env_name}.deployer_account_id", f"runtime account of service {name!r}")
+
+
+def test_project_number_in_two_environments(config_copy):
+    (first_name, first), (second_name, second), *_ = config_copy["environments"].items()
+    first["project_number"] = second["project_number"] = "123456789012"
+    only(problems(config_copy), f"environments.{second_name}.project_number", f"also the project number of environment {first_name!r}", "gcloud projects")
+
+
+def test_deploy_branch_as_a_full_ref_is_refused_with_the_branch(config_copy):
+    config_copy["environments"]["production"]["deploy_branch"] = "refs/heads/main"
+    only(problems(config_copy), "environments.production.deploy_branch", "is a full ref", "branch name alone, e.g. 'main'")
+
+
+def test_repository_ids_must_differ(config_copy):
+    config_copy["github"].update(app_repository_id=118_000_001, infra_repository_id=118_000_001)
+    only(problems(config_copy), "github.infra_repository_id", "also app_repository_id", "gh api repos/OWNER/REPO")
+
+
+@pytest.mark.parametrize("field", ["app_repository_id", "infra_repository_id"])
+def test_repository_id_within_githubs_64_bits(config_copy, field):
+    config_copy["github"][field] = 2**63
+    only(problems(config_copy), f"github.{field}", "less than or equal to 9223372036854775807")
+    config_copy["github"][field] = 2**63 - 1
+    parse_platform(config_copy)
+
+
+def test_duplicate_plan_workflow_is_refused(config_copy):
+    workflows = config_copy["github"]["plan_workflows"]
+    workflows.append(workflows[0])
+    only(problems(config_copy), "github.plan_workflows", f"{workflows[0]!r} more than once; keep one")
+
+
+@pytest.mark.parametrize("field", ["adopt_services", "adopt_runtime_accounts", "first_apply_services"])
+def test_duplicate_service_in_an_environment_list_is_refused(config_copy, field):
+    env_name = next(iter(config_copy["environments"]))
+    config_copy["environments"][env_name][field] = ["gateway", "gateway"]
+    only(problems(config_copy), f"environments.{env_name}.{field}", "'gateway' more than once; keep one")
+
+
+@pytest.mark.parametrize("ref", ["refs/heads/main/", "refs/heads/a..b", "refs/heads/", "refs/heads/x.lock", "refs/heads/-x"])
+def test_infra_ref_is_a_ref_git_accepts(config_copy, ref):
+    config_copy["github"]["infra_ref"] = ref
+    only(problems(config_copy), "github.infra_ref", repr(ref), "refs/heads/main", "no '..'")
+
+
+@pytest.mark.parametrize(
+    "repository",
+    ["-Peleke/MindMirror", "Peleke-/MindMirror", "Pe--leke/MindMirror", "Peleke/-x", "Peleke/MindMirror.git", "Peleke/..", "Peleke/a..b", "Peleke/."],
+)
+@pytest.mark.parametrize("field", ["app_repository", "infra_repository"])
+def test_repository_names_github_refuses(config_copy, field, repository):
+    config_copy["github"][field] = repository
+    only(problems(config_copy), f"github.{field}", repr(repository), "OWNER/REPOSITORY", ".git suffix")
+
+
+@pytest.mark.parametrize("name", ["x" * 5000, "platform.yaml\n", "pla'tform.yaml", " platform.yaml"])
+def test_config_path_is_quoted_short_and_on_one_line(tmp_path, monkeypatch, name):
+    """The path of PLATFORM_CONFIG is echoed like any other value: a path
+    that is not plain is quoted, escaped and shortened, on every line."""
+    # Relative to the working directory: the name is the whole path, as short as it is.
+    monkeypatch.chdir(tmp_path)
+    if len(name) < 255:
+        (tmp_path / name).write_text("name: BAD\n", encoding="utf-8")
+    monkeypatch.setenv("PLATFORM_CONFIG", name)
+    with pytest.raises(ConfigError) as caught:
+        load_platform()
+    source = echo(name)
+    assert source.startswith(("'", '"')) and ("\\n" in source) == name.endswith("\n")
+    for line in caught.value.problems:
+        assert "\n" not in line and len(line) < 500, line
+        assert line.startswith(f"{source}: "), line
+    assert_well_formed(caught.value.problems, source)
+
+
+def test_plain_config_path_is_written_as_is(tmp_path):
+    path = write(tmp_path, "name: BAD\n")
+    assert all(line.startswith(f"{path}: ") for line in file_problems(path))
 
 
 # --- messages that misled or flooded --------------------------------------------

@@ -15,6 +15,7 @@ import yaml
 
 from platform_config import parse_platform
 from platform_config.naming import ROLLOUT_VARIABLE, registry_url_prefix
+from tools import repository_ids
 from tools.ci_plan import (
     PlanError,
     build_matrix,
@@ -24,6 +25,7 @@ from tools.ci_plan import (
     image_tags,
     images,
     main,
+    prepare,
     tfvars,
     url_build_args,
     url_set_suffix,
@@ -36,10 +38,11 @@ TAG = "v1.0.0-22403cf"
 
 @pytest.fixture(scope="module")
 def numbered_config(raw_config) -> dict:
-    """The default configuration with project numbers, which CI needs."""
+    """The default configuration with project numbers and repository ids, which CI needs."""
     config = copy.deepcopy(raw_config)
     for index, environment in enumerate(config["environments"].values()):
         environment["project_number"] = str(123456789000 + index)
+    config["github"].update(app_repository_id=118_000_001, infra_repository_id=118_000_002)
     return config
 
 
@@ -283,3 +286,80 @@ def test_a_rollback_keeps_the_gateway_tag_it_names(numbered):
     suffix = url_set_suffix(url_build_args(numbered, next(iter(numbered.environments))))
     rollback = {**{image: "v0.9.0-aaaaaaa" for image in images(numbered)}, gateway: "v0.9.0-aaaaaaa-u0123abcd"}
     assert image_tags(numbered, TAG, rollback, suffix) == rollback
+
+
+# --- repository ids (issue 23) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["app_repository_id", "infra_repository_id"])
+def test_a_protected_environment_is_not_deployed_without_repository_ids(numbered_config, env_name, field):
+    """Checked first after the environment: a protected one stops in one line
+    naming the unset id and the fix; an unprotected one goes on (here to the
+    application directory, which does not exist)."""
+    config = copy.deepcopy(numbered_config)
+    config["github"][field] = None
+    platform = parse_platform(config)
+    environment = platform.environments[env_name]
+    with pytest.raises(PlanError) as caught:
+        prepare(platform, f"refs/heads/{environment.deploy_branch}", "/nonexistent")
+    message = str(caught.value)
+    if environment.protected:
+        assert f"{env_name} is protected and github.{field} is not set" in message and "make repository-ids" in message, message
+        assert "\n" not in message
+    else:
+        assert "cannot read the application's version" in message, message
+
+
+def test_the_default_production_is_protected_and_staging_is_not(platform):
+    assert platform.environments["production"].protected and not platform.environments["staging"].protected
+
+
+def test_repository_ids_prints_the_gh_commands(platform, capsys):
+    assert repository_ids.main([]) == 0
+    out = capsys.readouterr().out
+    for repository in (platform.github.app_repository, platform.github.infra_repository):
+        assert f"gh api repos/{repository} --jq .id\n" in out
+    assert "make repository-ids APP_ID=" in out
+
+
+def test_repository_ids_are_written_into_the_configuration(tmp_path, monkeypatch, capsys):
+    config = tmp_path / "platform.yaml"
+    original = (ROOT / "config" / "platform.yaml").read_text()
+    config.write_text(original)
+    monkeypatch.setenv("PLATFORM_CONFIG", str(config))
+    assert repository_ids.main(["118000001", "118000002"]) == 0
+    written = config.read_text()
+    assert parse_platform(yaml.safe_load(written)).github.model_dump(include={"app_repository_id", "infra_repository_id"}) == {
+        "app_repository_id": 118_000_001,
+        "infra_repository_id": 118_000_002,
+    }
+    # Only the two lines changed; comments stay.
+    changed = [(a, b) for a, b in zip(original.splitlines(), written.splitlines(), strict=True) if a != b]
+    assert [b.split(":")[0].strip() for _, b in changed] == ["app_repository_id", "infra_repository_id"]
+    capsys.readouterr()
+    for args, message in (
+        (["118000003", "118000003"], "also app_repository_id"),
+        (["0", "5"], "is not a GitHub repository id"),
+        (["12a", "5"], "is not a GitHub repository id"),
+        ([str(2**63), "5"], "is not a GitHub repository id"),
+    ):
+        assert repository_ids.main(args) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert message in line, line
+        assert config.read_text() == written, "a refused id leaves the file as it was"
+
+
+def test_plans_skip_environments_without_a_project_number_with_a_notice(numbered_config, capsys, tmp_path, monkeypatch):
+    """planned-environments lists those with a project number; every other one
+    gets one `::notice` line (GitHub's workflow command) naming the fix."""
+    config = copy.deepcopy(numbered_config)
+    unplanned = next(iter(config["environments"]))
+    config["environments"][unplanned]["project_number"] = None
+    path = tmp_path / "platform.yaml"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("PLATFORM_CONFIG", str(path))
+    assert main(["planned-environments"]) == 0
+    assert json.loads(capsys.readouterr().out) == [name for name in config["environments"] if name != unplanned]
+    assert main(["unplanned-notices"]) == 0
+    [notice] = capsys.readouterr().out.splitlines()
+    assert notice.startswith(f"::notice title=not planned: {unplanned}::environments.{unplanned}.project_number is not set") and "gcloud projects" in notice

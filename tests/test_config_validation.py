@@ -41,7 +41,10 @@ def test_bad_project_id(config_copy, project_id):
 
 def test_an_unquoted_project_number_is_its_digits(config_copy):
     """YAML reads `project_number: 123456789012` as a number."""
-    loaded = yaml.safe_load(yaml.safe_dump(config_copy).replace("project_number: null", "project_number: 123456789012"))
+    config_copy["environments"]["production"]["project_number"] = 123456789012
+    text = yaml.safe_dump(config_copy)
+    assert "project_number: 123456789012\n" in text  # unquoted in the file
+    loaded = yaml.safe_load(text)
     assert loaded["environments"]["production"]["project_number"] == 123456789012
     assert parse_platform(loaded).environments["production"].project_number == "123456789012"
     for not_a_number in (-5, True, 1.5):

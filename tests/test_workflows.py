@@ -5,6 +5,7 @@ code of the wrong repository, approvals given blind) cannot happen.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -167,7 +168,9 @@ def test_identities_per_job(deploy):
             "workload_identity_provider": "${{ needs.prepare.outputs.provider }}",
             "service_account": f"${{{{ needs.prepare.outputs.{identity} }}}}",
         }
-        assert deploy["jobs"][name]["permissions"] == {"contents": "read", "id-token": "write"}
+        # The approved job also reads the caller's environment (actions: read).
+        extra = {"actions": "read"} if name == "apply" else {}
+        assert deploy["jobs"][name]["permissions"] == {"contents": "read", "id-token": "write", **extra}
     assert not uses(deploy["jobs"]["prepare"], "google-github-actions/auth")
 
 
@@ -204,7 +207,7 @@ def test_caller_calls_our_deploy_at_main_with_the_commit(platform):
     assert set(caller["on"]["push"]["branches"]) == {e.deploy_branch for e in platform.environments.values()}
     [job] = caller["jobs"].values()
     assert job["uses"] == f"{platform.github.infra_repository}/{platform.github.deploy_workflow}@{platform.github.infra_ref.removeprefix('refs/heads/')}"
-    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert job["permissions"] == {"actions": "read", "contents": "read", "id-token": "write"}
     assert "github.sha" in job["with"]["app_ref"]
     assert "environment" not in job["with"], "the called workflow derives the environment from the ref"
 
@@ -245,3 +248,123 @@ def test_every_readme_section_a_workflow_points_to_exists():
         for section in re.findall(r'README, "([^"]+)"', path.read_text()):
             name = section.split(":")[0]
             assert any(h == name or h.startswith(f"{name} ") for h in headings), f"{path.name} points to README section {name!r}, which does not exist"
+
+
+# --- hygiene (issue 23) ---------------------------------------------------------------
+
+
+def own_workflows() -> dict[str, dict]:
+    return {path.name: load(path) for path in sorted(WORKFLOWS.glob("*.yml"))}
+
+
+def test_every_run_stops_at_its_first_failing_command():
+    """`shell: bash` (GitHub runs `bash --noprofile --norc -eo pipefail {0}`)
+    for every run: step; no command substitution inside an echo or a process
+    substitution, where bash ignores the command's failure."""
+    for name, workflow in own_workflows().items():
+        default = workflow.get("defaults", {}).get("run", {}).get("shell")
+        for job_name, step in all_steps(workflow):
+            if "run" not in step:
+                continue
+            assert step.get("shell", default) == "bash", f"{name} {job_name}: {step['run'][:60]!r} runs without bash -eo pipefail"
+            for line in step["run"].splitlines():
+                assert not re.search(r"\becho\b.*\$\(", line) and "<(" not in line, f"{name} {job_name}: a failure hides in {line.strip()!r}"
+
+
+def test_reports_survive_a_failure_not_a_cancel():
+    for path in all_workflows():
+        assert "always()" not in path.read_text(), f"{path.name}: always() runs after a cancel too; use !cancelled()"
+    for name, workflow in own_workflows().items():
+        for job_name, job in workflow["jobs"].items():
+            if job_name in ("comment", "required"):
+                assert "!cancelled()" in job["if"], f"{name} {job_name}"
+
+
+def test_every_artifact_can_be_uploaded_again_by_a_rerun():
+    """upload-artifact v4 refuses a second artifact of one name in a run (409):
+    a re-run job overwrites its own."""
+    uploads = [(name, step) for name, workflow in own_workflows().items() for _, step in all_steps(workflow) if "upload-artifact@" in str(step.get("uses"))]
+    assert uploads
+    for name, step in uploads:
+        assert step["with"].get("overwrite") is True, f"{name}: {step['with']['name']}"
+
+
+REQUIRED_JOB = "required"
+
+
+@pytest.mark.parametrize("workflow_name", ["pull-request.yml", "drift.yml"])
+def test_one_aggregated_check_of_a_fixed_name(workflow_name):
+    workflow = own_workflows()[workflow_name]
+    job = workflow["jobs"][REQUIRED_JOB]
+    assert "${{" not in job["name"], "a required check's name must not depend on the run"
+    assert set(needs(job)) == set(workflow["jobs"]) - {REQUIRED_JOB}, "the aggregate needs every other job"
+    assert "strategy" not in job and job["if"] == "${{ !cancelled() }}"
+    for matrix_job in [name for name, other in workflow["jobs"].items() if "strategy" in other]:
+        assert matrix_job in needs(job)
+
+
+@pytest.mark.parametrize(
+    ("results", "passes"),
+    [
+        ({"test": "success", "plan": "success"}, True),
+        ({"test": "success", "plan": "skipped"}, True),
+        ({"test": "failure", "plan": "skipped"}, False),
+        ({"test": "success", "plan": "cancelled"}, False),
+    ],
+)
+def test_the_aggregated_check_fails_on_a_failed_or_cancelled_job(results, passes):
+    """The aggregate's own script, run with bash -eo pipefail as GitHub does, on `needs` as GitHub gives it."""
+    [step] = own_workflows()["pull-request.yml"]["jobs"][REQUIRED_JOB]["steps"]
+    needs_context = {job: {"result": result, "outputs": {}} for job, result in results.items()}
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        env={"NEEDS": json.dumps(needs_context), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert (result.returncode == 0) == passes, result
+    assert all(f"{job}: {outcome}" in result.stdout for job, outcome in results.items())
+
+
+def test_environments_without_a_project_number_are_skipped_with_a_notice(pull_request, drift):
+    """The plan matrices list only environments CI can plan; the others get a notice, and no matrix is empty."""
+    for workflow, job_name in ((pull_request, "synth-diff"), (drift, "environments")):
+        script = runs(workflow["jobs"][job_name])
+        assert "ci_plan unplanned-notices" in script and "ci_plan planned-environments" in script
+    assert "needs.synth-diff.outputs.environments != '[]'" in pull_request["jobs"]["plan"]["if"]
+    assert drift["jobs"]["plan"]["if"] == "needs.environments.outputs.environments != '[]'"
+
+
+def test_comment_and_issue_bodies_are_capped(pull_request, drift):
+    for job, step_name in ((pull_request["jobs"]["comment"], "comment body"), (drift["jobs"]["plan"], "issue body")):
+        [step] = [s for s in job["steps"] if s.get("name") == step_name]
+        assert "tools.report_body" in step["run"] and "/actions/runs/" in json.dumps(step)
+        [script] = uses(job, "actions/github-script")
+        assert "process.env.BODY_FILE" in script["with"]["script"] and "readFileSync(process.env.BODY_FILE" in script["with"]["script"]
+
+
+def test_the_environment_is_checked_before_the_deployers_token(deploy):
+    """In the approved job, the caller's environment is read (reviewers, no
+    administrator bypass) before the deployer is asked for."""
+    apply = deploy["jobs"]["apply"]
+    steps = apply["steps"]
+    [check] = [i for i, step in enumerate(steps) if "tools.environment_protection" in step.get("run", "")]
+    [auth] = [i for i, step in enumerate(steps) if str(step.get("uses", "")).startswith("google-github-actions/auth@")]
+    assert check < auth and steps[auth]["with"]["service_account"] == "${{ needs.prepare.outputs.deployer }}"
+    assert steps[check]["env"]["GITHUB_TOKEN"] == "${{ github.token }}" and apply["permissions"]["actions"] == "read"
+
+
+def test_a_private_infrastructure_repository_is_read_with_the_callers_token(deploy):
+    """The caller's GITHUB_TOKEN reads only the caller's repository: every
+    checkout of this repository takes the declared, optional infra_read_token,
+    else that GITHUB_TOKEN (this repository public); the caller passes its secret."""
+    secret = deploy["on"]["workflow_call"]["secrets"]["infra_read_token"]
+    assert secret["required"] is False
+    checkouts = [step for _, step in all_steps(deploy) if step.get("with", {}).get("repository") == INFRA_CHECKOUT["repository"]]
+    assert len(checkouts) == len(DEPLOY_ORDER) - 1
+    for step in checkouts:
+        assert step["with"]["token"] == "${{ secrets.infra_read_token || github.token }}"
+    application = [step for _, step in all_steps(deploy) if step.get("with", {}).get("repository") == "${{ github.repository }}"]
+    assert application and all("token" not in step["with"] for step in application), "the application is read with the caller's own token"
+    [job] = load(CALLER)["jobs"].values()
+    assert job["secrets"] == {"infra_read_token": "${{ secrets.INFRA_READ_TOKEN }}"}

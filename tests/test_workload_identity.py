@@ -2,7 +2,9 @@
 which access, evaluated with celpy on the generated condition and mapping
 (the synthesized ones equal them: tests/test_bootstrap_stack.py).
 
-Rows are built from the configuration with GitHub's documented claims; what
+The claims are not built by the code under test: every token starts from
+GitHub's documented example token and the deploy's claims come from the
+application's caller as written (examples/app-repository), parsed here. What
 only a real run proves is that GitHub sends these claims and Google's CEL
 agrees with celpy (README, CI)."""
 
@@ -10,25 +12,153 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import celpy
 import pytest
+import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from platform_config import Platform, parse_platform
 from platform_config.gcp import MAX_CONDITION_LENGTH, MAX_MAPPING_EXPRESSION_LENGTH, MAX_SUBJECT_BYTES
-from platform_config.workload_identity import (
-    ACCESS_LEVELS,
-    attribute_condition,
-    attribute_mapping,
-    deploy_workflow_ref,
-    github_token_claims,
-    granted_access,
-)
+from platform_config.workload_identity import ACCESS_LEVELS, attribute_condition, attribute_mapping, granted_access
+
+from .conftest import ROOT
 
 PULL_REQUEST_REF = "refs/pull/7/merge"
+
+# GitHub's example token of a job in a called workflow ("Using OpenID Connect
+# with reusable workflows", docs.github.com/en/actions/how-tos/secure-your-work/
+# security-harden-deployments/oidc-with-reusable-workflows; the claims
+# repository_visibility, runner_environment and environment as in the example
+# of "OpenID Connect", docs.github.com/en/actions/concepts/security/openid-connect).
+# `workflow`, `ref` and the others describe the CALLER; `job_workflow_ref` the
+# called workflow. `workflow_ref`/`workflow_sha` are not in the examples; their
+# shape is the reference's ("OpenID Connect reference", docs.github.com/en/
+# actions/reference/security/oidc: `octocat/hello-world/.github/workflows/
+# my-workflow.yml@refs/heads/my_branch`).
+DOCUMENTED_TOKEN: dict[str, Any] = {
+    "jti": "example-id",
+    "sub": "repo:octo-org/octo-repo:environment:prod",
+    "environment": "prod",
+    "aud": "https://github.com/octo-org",
+    "ref": "refs/heads/main",
+    "sha": "example-sha",
+    "repository": "octo-org/octo-repo",
+    "repository_owner": "octo-org",
+    "actor_id": "12",
+    "repository_visibility": "private",
+    "repository_id": "74",
+    "repository_owner_id": "65",
+    "run_id": "example-run-id",
+    "run_number": "10",
+    "run_attempt": "2",
+    "runner_environment": "github-hosted",
+    "actor": "octocat",
+    "workflow": "example-workflow",
+    "workflow_ref": "octo-org/octo-repo/.github/workflows/example-workflow.yml@refs/heads/main",
+    "workflow_sha": "example-sha",
+    "head_ref": "",
+    "base_ref": "",
+    "event_name": "workflow_dispatch",
+    "ref_type": "branch",
+    "job_workflow_ref": "octo-org/octo-automation/.github/workflows/oidc.yml@refs/heads/main",
+    "iss": "https://token.actions.githubusercontent.com",
+    "nbf": 1632492967,
+    "exp": 1632493867,
+    "iat": 1632493567,
+}
+# Ids GitHub's examples use for an owner and a repository (immutable subjects:
+# "OpenID Connect reference", `repo:octo-org@123456/octo-repo@456789:...`).
+EXAMPLE_OWNER_ID, EXAMPLE_REPOSITORY_ID = "123456", "456789"
+
+
+def token(
+    *,
+    repository: str,
+    ref: str,
+    workflow_ref: str,
+    job_workflow_ref: str,
+    event_name: str,
+    environment: str | None = None,
+    repository_id: int | str | None = None,
+    immutable_sub: bool = False,
+) -> dict[str, Any]:
+    """GitHub's example token for another job: `sub` as the reference assembles
+    it (the environment when the job has one, else `pull_request` for that
+    event, else the ref), in the name or the immutable id format."""
+    owner, name = repository.split("/", 1)
+    repository_id = str(repository_id or EXAMPLE_REPOSITORY_ID)
+    subject_repository = f"{owner}@{EXAMPLE_OWNER_ID}/{name}@{repository_id}" if immutable_sub else repository
+    if environment is not None:
+        context = f"environment:{environment}"
+    elif event_name == "pull_request":
+        context = "pull_request"
+    else:
+        context = f"ref:{ref}"
+    claims = {k: v for k, v in DOCUMENTED_TOKEN.items() if k != "environment"}
+    claims.update(
+        sub=f"repo:{subject_repository}:{context}",
+        aud=f"https://github.com/{owner}",
+        ref=ref,
+        ref_type="tag" if ref.startswith("refs/tags/") else "branch",
+        repository=repository,
+        repository_owner=owner,
+        repository_id=repository_id,
+        repository_owner_id=EXAMPLE_OWNER_ID,
+        event_name=event_name,
+        workflow_ref=workflow_ref,
+        job_workflow_ref=job_workflow_ref,
+    )
+    if environment is not None:
+        claims["environment"] = environment
+    return claims
+
+
+# --- the application's caller, as written ------------------------------------------
+
+CALLER_ROOT = ROOT / "examples" / "app-repository"
+CALLER_FILE = CALLER_ROOT / ".github" / "workflows" / "deploy.yml"
+
+
+@dataclass(frozen=True)
+class Caller:
+    path: str  # the caller's file in the application repository
+    job_workflow_ref: str  # what GitHub sends for the called workflow, from the `uses:` line
+    triggers: frozenset[str]
+
+
+def read_caller(path: Path = CALLER_FILE) -> Caller:
+    """The caller's file path, its `uses: OWNER/REPO/PATH@BRANCH` line as the
+    `job_workflow_ref` GitHub sends (the branch as a full ref, as in GitHub's
+    example `...oidc.yml@refs/heads/main`), and its triggers."""
+    workflow = yaml.safe_load(path.read_text())
+    [uses] = [job["uses"] for job in workflow["jobs"].values() if "uses" in job]
+    called, branch = uses.rsplit("@", 1)
+    assert not branch.startswith("refs/") and len(branch) != 40, "the caller names a branch of the infrastructure repository"
+    triggers = workflow.get("on", workflow.get(True))  # PyYAML reads the key `on` as True
+    return Caller(str(path.relative_to(CALLER_ROOT)), f"{called}@refs/heads/{branch}", frozenset(triggers))
+
+
+CALLER = read_caller()
+# Every trigger a workflow of the application repository could have that
+# runs on a branch or for a pull request ("Events that trigger workflows").
+TRIGGERS = ("push", "workflow_dispatch", "pull_request", "pull_request_target", "schedule", "workflow_run", "issue_comment")
+# The events of a plan workflow (pull-request.yml, drift.yml; checked below).
+PLAN_TRIGGERS = frozenset({"pull_request", "push", "schedule", "workflow_dispatch"})
+# Which CI account admits which access (checked against the synthesized
+# bindings: tests/test_bootstrap_stack.py).
+IDENTITIES = {"deploy": {"deployer"}, "build": {"builder", "planner"}, "plan": {"planner"}, None: set()}
+
+
+def trigger_ref(event_name: str, branch: str) -> str:
+    """The ref a run of the event has: a push or a dispatch its branch, a pull
+    request its merge ref; pull_request_target, schedule, workflow_run and
+    issue_comment run at the default branch ("Events that trigger workflows"),
+    here the worst case: the deploy branch is the default branch."""
+    return PULL_REQUEST_REF if event_name == "pull_request" else f"refs/heads/{branch}"
 
 
 @dataclass(frozen=True)
@@ -42,34 +172,62 @@ def truth_table(platform: Platform, env_name: str) -> list[Row]:
     github = platform.github
     environment = platform.environments[env_name]
     app, infra = github.app_repository, github.infra_repository
-    deploy_branch = f"refs/heads/{environment.deploy_branch}"
-    ours = deploy_workflow_ref(github)
+    branch = environment.deploy_branch
+    deploy_branch = f"refs/heads/{branch}"
+    ours = CALLER.job_workflow_ref
+    own_caller = f"{app}/{CALLER.path}@{deploy_branch}"
 
     def app_token(**changes) -> dict[str, Any]:
-        """The application repository's deploy branch calling our deploy workflow."""
-        claims = {"repository": app, "repository_id": github.app_repository_id, "ref": deploy_branch, "job_workflow_ref": ours}
-        return github_token_claims(**{**claims, **changes})
+        """The application's caller on the deploy branch, pushed, calling our deploy workflow."""
+        claims = {
+            "repository": app,
+            "repository_id": github.app_repository_id,
+            "ref": deploy_branch,
+            "workflow_ref": own_caller,
+            "job_workflow_ref": ours,
+            "event_name": "push",
+        }
+        return token(**{**claims, **changes})
 
     def infra_token(workflow: str, **changes) -> dict[str, Any]:
         ref = changes.pop("ref", github.infra_ref)
-        claims = {"repository": infra, "repository_id": github.infra_repository_id, "ref": ref, "job_workflow_ref": f"{infra}/{workflow}@{ref}"}
-        return github_token_claims(**{**claims, **changes})
+        own = f"{infra}/{workflow}@{ref}"
+        claims = {"repository": infra, "repository_id": github.infra_repository_id, "ref": ref, "workflow_ref": own, "job_workflow_ref": own}
+        return token(**{**{"event_name": "push"}, **claims, **changes})
 
     rows = [
         Row("deploy: deploy branch, its environment, our deploy.yml", app_token(environment=env_name), "deploy"),
         Row("deploy: immutable sub format", app_token(environment=env_name, immutable_sub=True), "deploy"),
-        Row("deploy: caller dispatched by hand", app_token(environment=env_name, event_name="workflow_dispatch"), "deploy"),
         Row("build: deploy branch, no environment", app_token(), "build"),
         Row("build: immutable sub format", app_token(immutable_sub=True), "build"),
-        # A job of the deploy caller without an environment carries the build
-        # job's claims: one token, one access (the deployer plans in its jobs).
-        Row("deploy caller's plan job without environment", app_token(), "build"),
     ]
+    # Each trigger of the application repository, the caller's own file or
+    # another workflow at the deploy branch, with and without the environment,
+    # in both subject formats: only the caller's own triggers deploy and build.
+    other_caller = f"{app}/.github/workflows/release.yml@{deploy_branch}"
+    for event_name in TRIGGERS:
+        for caller_name, workflow_ref in (("the caller", own_caller), ("another workflow", other_caller)):
+            for job_environment in (env_name, None):
+                for immutable_sub in (False, True):
+                    admitted = caller_name == "the caller" and event_name in CALLER.triggers
+                    expected = ("deploy" if job_environment else "build") if admitted else None
+                    case = f"{event_name}: {caller_name}, {'environment' if job_environment else 'no environment'}{', immutable sub' if immutable_sub else ''}"
+                    claims = app_token(
+                        event_name=event_name,
+                        ref=trigger_ref(event_name, branch),
+                        workflow_ref=workflow_ref.replace(deploy_branch, trigger_ref(event_name, branch)),
+                        environment=job_environment,
+                        immutable_sub=immutable_sub,
+                    )
+                    rows.append(Row(case, claims, expected))
     for workflow in github.plan_workflows:
+        for event_name in TRIGGERS:
+            for job_environment in (None, env_name):
+                ref = PULL_REQUEST_REF if event_name == "pull_request" else github.infra_ref
+                expected = "plan" if event_name in PLAN_TRIGGERS else None
+                case = f"plan {workflow}: {event_name}{', environment' if job_environment else ''}"
+                rows.append(Row(case, infra_token(workflow, ref=ref, event_name=event_name, environment=job_environment), expected))
         rows += [
-            Row(f"plan: {workflow} at infra_ref (schedule)", infra_token(workflow, event_name="schedule"), "plan"),
-            Row(f"plan: {workflow} at infra_ref (push)", infra_token(workflow), "plan"),
-            Row(f"plan: {workflow} in a pull request", infra_token(workflow, ref=PULL_REQUEST_REF, event_name="pull_request"), "plan"),
             Row(
                 f"plan: {workflow} in a pull request, immutable sub",
                 infra_token(workflow, ref=PULL_REQUEST_REF, event_name="pull_request", immutable_sub=True),
@@ -77,41 +235,32 @@ def truth_table(platform: Platform, env_name: str) -> list[Row]:
             ),
             Row(f"denied: {workflow} at a feature branch", infra_token(workflow, ref="refs/heads/feature"), None),
             Row(
-                f"denied: {workflow} in a pull_request_target run",
-                infra_token(workflow, ref=PULL_REQUEST_REF, event_name="pull_request_target"),
-                None,
-            ),
-            Row(
                 f"denied: app repository's {workflow}",
-                github_token_claims(repository=app, ref=deploy_branch, job_workflow_ref=f"{app}/{workflow}@{deploy_branch}"),
+                token(
+                    repository=app,
+                    ref=deploy_branch,
+                    workflow_ref=f"{app}/{workflow}@{deploy_branch}",
+                    job_workflow_ref=f"{app}/{workflow}@{deploy_branch}",
+                    event_name="push",
+                ),
                 None,
             ),
         ]
     owner, name = app.split("/")
-    other_workflow = f"{app}/.github/workflows/release.yml@{deploy_branch}"
     rows += [
-        Row("denied: another workflow of the app repository, same environment", app_token(environment=env_name, job_workflow_ref=other_workflow), None),
-        Row("denied: another workflow of the app repository, no environment", app_token(job_workflow_ref=other_workflow), None),
-        Row(
-            "denied: pull request of the app repository calling our deploy.yml",
-            app_token(ref=PULL_REQUEST_REF, event_name="pull_request"),
-            None,
-        ),
-        Row(
-            "denied: pull request of the app repository in the environment",
-            app_token(ref=PULL_REQUEST_REF, event_name="pull_request", environment=env_name),
-            None,
-        ),
+        Row("denied: another workflow of the app repository, same environment", app_token(environment=env_name, job_workflow_ref=other_caller), None),
+        Row("denied: another workflow of the app repository, no environment", app_token(job_workflow_ref=other_caller), None),
+        Row("denied: the caller's file at another branch", app_token(environment=env_name, workflow_ref=f"{app}/{CALLER.path}@refs/heads/feature"), None),
         Row("denied: another branch, same environment", app_token(ref="refs/heads/feature", environment=env_name), None),
         Row("denied: another branch, no environment", app_token(ref="refs/heads/feature"), None),
         Row("denied: a tag", app_token(ref="refs/tags/v1.0.0", environment=env_name), None),
         Row("denied: deploy branch in an unknown environment", app_token(environment="sandbox"), None),
         Row(
             "denied: our deploy.yml at a feature branch of infra",
-            app_token(environment=env_name, job_workflow_ref=f"{infra}/{github.deploy_workflow}@refs/heads/feature"),
+            app_token(environment=env_name, job_workflow_ref=ours.rsplit("@", 1)[0] + "@refs/heads/feature"),
             None,
         ),
-        Row("denied: our deploy.yml at a pull request of infra", app_token(job_workflow_ref=f"{infra}/{github.deploy_workflow}@{PULL_REQUEST_REF}"), None),
+        Row("denied: our deploy.yml at a pull request of infra", app_token(job_workflow_ref=ours.rsplit("@", 1)[0] + f"@{PULL_REQUEST_REF}"), None),
         Row("denied: another repository calling our deploy.yml", app_token(repository="evil/tools", repository_id=None, environment=env_name), None),
         Row("denied: a fork calling our deploy.yml", app_token(repository=f"forker/{name}", repository_id=None, environment=env_name), None),
         Row("denied: a fork calling our deploy.yml, no environment", app_token(repository=f"forker/{name}", repository_id=None), None),
@@ -135,10 +284,11 @@ def truth_table(platform: Platform, env_name: str) -> list[Row]:
     ]
     for other_name, other in platform.environments.items():
         if other_name != env_name:
+            other_branch = f"refs/heads/{other.deploy_branch}"
             rows.append(
                 Row(
                     f"denied: {other_name}'s deploy token",
-                    app_token(ref=f"refs/heads/{other.deploy_branch}", environment=other_name),
+                    app_token(ref=other_branch, workflow_ref=f"{app}/{CALLER.path}@{other_branch}", environment=other_name),
                     None,
                 )
             )
@@ -170,6 +320,29 @@ def test_truth_table(platform, env_name):
     assert_table(evaluate(platform, env_name, rows))
 
 
+@pytest.mark.parametrize("identity", ["deployer", "builder", "planner"])
+def test_each_identity_is_reached_only_by_its_tokens(platform, env_name, identity):
+    """Per CI account: every row whose token may act as it does, and no other."""
+    results = evaluate(platform, env_name, truth_table(platform, env_name))
+    assert any(identity in IDENTITIES[row.expected] for row, _ in results)
+    wrong = [
+        f"{row.case}: expected {row.expected}, got {got}" for row, got in results if (identity in IDENTITIES[got]) != (identity in IDENTITIES[row.expected])
+    ]
+    assert not wrong, f"{len(wrong)} of {len(results)} rows wrong for the {identity}:\n" + "\n".join(wrong)
+
+
+def test_the_table_follows_the_workflows_as_written(platform):
+    """The caller calls the configured deploy workflow at infra_ref from the
+    configured file; every plan workflow runs on plan triggers only."""
+    github = platform.github
+    assert CALLER.job_workflow_ref == f"{github.infra_repository}/{github.deploy_workflow}@{github.infra_ref}"
+    assert CALLER.path == github.app_deploy_workflow
+    assert CALLER.triggers == {"push", "workflow_dispatch"}
+    for workflow in github.plan_workflows:
+        text = yaml.safe_load((ROOT / workflow).read_text())
+        assert set(text.get("on", text.get(True))) <= PLAN_TRIGGERS, workflow
+
+
 @pytest.fixture(scope="module")
 def platform_with_ids(raw_config) -> Platform:
     config = copy.deepcopy(raw_config)
@@ -184,16 +357,9 @@ def test_truth_table_with_repository_ids(platform_with_ids, env_name):
     github = platform.github
     rows = truth_table(platform, env_name)
     for row in [r for r in rows if r.expected]:
-        repository_id = int(row.claims["repository_id"]) + 1
-        stale = github_token_claims(
-            repository=row.claims["repository"],
-            ref=row.claims["ref"],
-            job_workflow_ref=row.claims["job_workflow_ref"],
-            event_name=row.claims["event_name"],
-            environment=row.claims.get("environment"),
-            repository_id=repository_id,
-            immutable_sub=row.claims["sub"].startswith(f"repo:{row.claims['repository_owner']}@"),
-        )
+        old_id = row.claims["repository_id"]
+        new_id = str(int(old_id) + 1)
+        stale = {**row.claims, "repository_id": new_id, "sub": row.claims["sub"].replace(f"@{old_id}:", f"@{new_id}:")}
         rows.append(Row(f"denied: re-created repository: {row.case}", stale, None))
     assert any(row.claims.get("repository_id") == str(github.app_repository_id) and row.expected for row in rows)
     assert_table(evaluate(platform, env_name, rows))
@@ -238,10 +404,12 @@ def test_subject_stays_within_googles_limit_for_long_names(platform):
     allows (39-character owner, 100-character repository, 255-character
     environment) still give a short subject; GitHub's `sub` would not."""
     env_name = next(iter(platform.environments))
-    claims = github_token_claims(
+    claims = token(
         repository=f"{'o' * 39}/{'r' * 100}",
         ref="refs/heads/main",
-        job_workflow_ref=deploy_workflow_ref(platform.github),
+        workflow_ref=f"{'o' * 39}/{'r' * 100}/{CALLER.path}@refs/heads/main",
+        job_workflow_ref=CALLER.job_workflow_ref,
+        event_name="push",
         environment="e" * 255,
         repository_id=9_223_372_036_854_775_807,
     )
@@ -269,13 +437,16 @@ def test_no_other_repository_gets_access(platform, repository, immutable_sub, da
     github = platform.github
     assume(repository not in (github.app_repository, github.infra_repository))
     environment = data.draw(st.sampled_from([None, *platform.environments]))
-    workflows = [deploy_workflow_ref(github), *(f"{github.infra_repository}/{w}@{github.infra_ref}" for w in github.plan_workflows)]
+    workflows = [CALLER.job_workflow_ref, *(f"{github.infra_repository}/{w}@{github.infra_ref}" for w in github.plan_workflows)]
     for env_name, env in platform.environments.items():
+        branch = f"refs/heads/{env.deploy_branch}"
         for job_workflow_ref in workflows:
-            claims = github_token_claims(
+            claims = token(
                 repository=repository,
-                ref=f"refs/heads/{env.deploy_branch}",
+                ref=branch,
+                workflow_ref=f"{repository}/{CALLER.path}@{branch}",
                 job_workflow_ref=job_workflow_ref,
+                event_name="push",
                 environment=environment,
                 immutable_sub=immutable_sub,
             )

@@ -2,7 +2,11 @@
 workflow holds a list of services, images, environments or identities.
 
     python -m tools.ci_plan environments
-        the configured environments (JSON list), for the drift and PR plan matrices
+        the configured environments (JSON list)
+    python -m tools.ci_plan planned-environments
+        those CI can plan, with a project_number (JSON list), for the drift and PR plan matrices
+    python -m tools.ci_plan unplanned-notices
+        one GitHub `::notice` line per environment left out of those plans, and why
     python -m tools.ci_plan prepare REF APP_DIR [TAG_OVERRIDES_JSON]
         GITHUB_OUTPUT lines for the deploy from REF (refs/heads/<branch>, the caller's
         github.ref): `environment` (the one whose deploy_branch is that branch; any
@@ -12,7 +16,8 @@ workflow holds a list of services, images, environments or identities.
         name every image), `matrix` (one
         build per image, with its Dockerfile, context, tag and build arguments),
         `stack` (the app stack's folder, where tofu runs), `provider` and the
-        `deployer`/`builder`/`planner` service-account emails
+        `deployer`/`builder`/`planner` service-account emails; a protected
+        environment fails while github.*_repository_id is unset
     python -m tools.ci_plan ENV stack
         the folder of the environment's app stack (cdktf.out/stacks/app-ENV)
     python -m tools.ci_plan ENV identities
@@ -37,6 +42,7 @@ import sys
 from pathlib import Path
 
 from platform_config import ConfigError, Platform, image_tag_variable_name, load_platform
+from platform_config.echo import echo_path
 from platform_config.loader import config_path
 from platform_config.naming import (
     IMAGE_TAGS_OUTPUT,
@@ -78,7 +84,7 @@ def environment_for_ref(platform: Platform, ref: str) -> str:
             return name
     branches = ", ".join(f"refs/heads/{environment.deploy_branch} ({name})" for name, environment in platform.environments.items())
     raise PlanError(
-        f"{ref!r} is not a deploy branch: no environments.<name>.deploy_branch in {config_path()} names it; "
+        f"{ref!r} is not a deploy branch: no environments.<name>.deploy_branch in {echo_path(config_path())} names it; "
         f"deploy from one of {branches}, or configure an environment with this deploy_branch"
     )
 
@@ -142,6 +148,33 @@ def _project_number(platform: Platform, env_name: str) -> str:
             f"`gcloud projects describe {platform.environments[env_name].project_id} --format='value(projectNumber)'`"
         )
     return number
+
+
+def _repository_ids_pinned(platform: Platform, env_name: str) -> None:
+    """A protected environment deploys only with both repository ids in the
+    Workload Identity condition (a repository deleted and re-created under
+    the same name is then refused)."""
+    github = platform.github
+    unset = [field for field in ("app_repository_id", "infra_repository_id") if getattr(github, field) is None]
+    if platform.environments[env_name].protected and unset:
+        raise PlanError(
+            f"{env_name} is protected and github.{' and github.'.join(unset)} {'is' if len(unset) == 1 else 'are'} not set; "
+            f"run `make repository-ids` and set them in {echo_path(config_path())} (or set environments.{env_name}.protected: false)"
+        )
+
+
+def planned_environments(platform: Platform) -> list[str]:
+    """Environments a plan can reach: the provider's name needs the project number."""
+    return [name for name, environment in platform.environments.items() if environment.project_number]
+
+
+def unplanned_notices(platform: Platform) -> list[str]:
+    return [
+        f"::notice title=not planned: {name}::environments.{name}.project_number is not set, so {name} is skipped; fill it from "
+        f"`gcloud projects describe {platform.environments[name].project_id} --format='value(projectNumber)'`"
+        for name in platform.environments
+        if name not in planned_environments(platform)
+    ]
 
 
 def build_matrix(platform: Platform, env_name: str, tags: dict[str, str]) -> list[dict]:
@@ -255,6 +288,7 @@ def prepare(platform: Platform, ref: str, app_dir: str, tag_overrides: str = "{}
     """GITHUB_OUTPUT lines of the deploy's prepare job; the environment first,
     so a ref that deploys nothing fails before anything else is read."""
     env_name = environment_for_ref(platform, ref)
+    _repository_ids_pinned(platform, env_name)
     overrides = _json_argument(tag_overrides, "TAG_OVERRIDES_JSON")
     if not isinstance(overrides, dict):
         raise PlanError("TAG_OVERRIDES_JSON must be a JSON object of image -> tag")
@@ -274,6 +308,10 @@ def run(argv: list[str]) -> list[str]:
     platform = load_platform()
     if argv == ["environments"]:
         return [json.dumps(list(platform.environments))]
+    if argv == ["planned-environments"]:
+        return [json.dumps(planned_environments(platform))]
+    if argv == ["unplanned-notices"]:
+        return unplanned_notices(platform)
     if argv[:1] == ["prepare"] and len(argv) in (3, 4):
         return prepare(platform, *argv[1:])
     if len(argv) < 2 or argv[0] not in platform.environments:

@@ -57,3 +57,22 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"error: {self.prog}: {message}; see --help", file=sys.stderr)
         sys.exit(2)
+
+
+def run_tool(name: str, produce: Callable[[], list[str]]) -> int:
+    """Prints the lines `produce` returns, exit 0; a configuration problem or
+    an InputError is one `error:` line each, exit 2."""
+    # Here, not at the top: tools that run before any install import this module.
+    from platform_config import ConfigError
+
+    try:
+        lines = produce()
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    except InputError as error:
+        print(f"error: {name}: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
