@@ -23,20 +23,10 @@ from .bootstrap_grants import ADMIN, account_member, apply_storage_and_iam
 from .engine import engine_env, ok, require_engine, run
 
 
-@pytest.fixture(scope="module")
-def storage_twin_server():
-    import gcp_twin
-
-    twin = gcp_twin.start()
-    yield twin
-    gcp_twin.stop(twin)
-
-
 @pytest.fixture
-def twin(storage_twin_server):
+def twin(storage_twin):
     require_engine()
-    storage_twin_server.reset()
-    return storage_twin_server
+    return storage_twin
 
 
 def write_config(directory: Path, backend: dict, marker: Path | None = None, sleep: int = 0) -> None:
