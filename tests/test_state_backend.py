@@ -176,3 +176,15 @@ def test_bootstrap_state_moves_into_the_bucket_intact(twin, stacks, variant, tmp
     assert after["lineage"] == before["lineage"]
     # Nothing to do after the move: the state carried everything across.
     assert run(stack_dir, admin, "plan", "-detailed-exitcode", "-input=false").returncode == 0
+
+
+def test_seed_state_says_in_one_line_what_is_missing(monkeypatch, tmp_path, capsys, env_name):
+    from tools import seed_state
+
+    monkeypatch.setenv("CDKTF_OUTDIR", str(tmp_path))
+    assert seed_state.main([env_name]) == 2
+    assert capsys.readouterr().err == f"error: seed-state: {tmp_path}/stacks/app-{env_name}/cdk.tf.json does not exist: run `make synth` first\n"
+    monkeypatch.setenv("TOFU", str(tmp_path / "no-tofu"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(seed_state.InputError, match="no OpenTofu: run `make engine`"):
+        seed_state.tofu_binary()

@@ -26,9 +26,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from platform_config import ConfigError, load_platform
+from platform_config import load_platform
 from platform_config.naming import STATE_OBJECT, app_stack_name, stack_directory
-from tools.cli import InputError, OneLineParser, read_json
+from tools.cli import InputError, OneLineParser, read_json, run_tool
 
 
 def tofu_binary() -> str:
@@ -63,21 +63,14 @@ def seed(backend: dict, tofu: str, env: dict[str, str] | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
+    def produce() -> list[str]:
         platform = load_platform()
-    except ConfigError as error:
-        print("\n".join(f"error: {p}" for p in error.problems), file=sys.stderr)
-        return 2
-    parser = OneLineParser(prog="seed_state", description=__doc__.split("\n\n")[0])
-    parser.add_argument("environment", choices=sorted(platform.environments), help="the environment whose bootstrap was just applied")
-    args = parser.parse_args(argv)
-    try:
-        address = seed(app_backend(args.environment), tofu_binary())
-    except InputError as error:
-        print(f"error: seed-state: {error}", file=sys.stderr)
-        return 2
-    print(f"seed-state: {address} exists (created empty if it was missing; an existing state is never replaced)")
-    return 0
+        parser = OneLineParser(prog="seed_state", description=__doc__.split("\n\n")[0])
+        parser.add_argument("environment", choices=sorted(platform.environments), help="the environment whose bootstrap was just applied")
+        address = seed(app_backend(parser.parse_args(argv).environment), tofu_binary())
+        return [f"seed-state: {address} exists (created empty if it was missing; an existing state is never replaced)"]
+
+    return run_tool("seed-state", produce)
 
 
 if __name__ == "__main__":
