@@ -35,7 +35,7 @@ help:
 	@echo "make synth                        synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
 	@echo "make test                         run the test suite (all but the tests marked slow)"
 	@echo "make test-slow                    the tests marked slow (cdktf CLI synthesis, ~20 s)"
-	@echo "make test-matrix                  synth and test on each Python 3.11-3.13 and Node 20/22/24 found (~10 min)"
+	@echo "make test-matrix                  synth and test on each Python 3.11-3.13 and Node 20/22/24 found"
 	@echo "make cdktf-synth                  the same synthesis through the cdktf CLI"
 	@echo "make security                     synthesize, then checkov over every stack"
 	@echo "make preflight ENV=<env>          does everything a deploy needs exist? (IDENTITY=planner: read-only)"

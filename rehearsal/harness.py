@@ -66,6 +66,15 @@ def pinned_actions(workflows: list[Path]) -> dict[str, str]:
     return mapping
 
 
+# act's host runner hands its environment to the steps; a runner has no make
+# around it, whose command-line variables (make VENV=...) would reach the workflows' make.
+MAKE_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+
+
+def runner_environment(path: str) -> dict[str, str]:
+    return {**{name: value for name, value in os.environ.items() if name not in MAKE_VARIABLES}, "PATH": path}
+
+
 def with_environment_claims(path: Path) -> None:
     """Give every job with an `environment:` the same expression as the job
     variable ENVIRONMENT_CLAIM: GitHub puts the evaluated value in the job's
@@ -312,9 +321,7 @@ class Rehearsal:
         for name, value in env.items():
             command += ["--env", f"{name}={value}"]
         try:
-            result = subprocess.run(
-                command, cwd=directory, capture_output=True, text=True, timeout=ACT_TIMEOUT_SECONDS, env={**os.environ, "PATH": env["PATH"]}
-            )
+            result = subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=ACT_TIMEOUT_SECONDS, env=runner_environment(env["PATH"]))
         finally:
             health.shutdown()
         (world / "act.log").write_text(result.stdout + result.stderr)
