@@ -2,9 +2,12 @@
 # files) and is quick and quiet when that is already done.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-# The interpreter .venv is made with (3.11, 3.12 or 3.13); VENV is where.
+# The interpreter .venv is made with (3.11, 3.12 or 3.13); VENV is where. They
+# choose this make's installs only: a make run by a program it starts (the
+# rehearsal's workflows) chooses its own.
 PYTHON ?= python3
 VENV ?= .venv
+unexport PYTHON VENV
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 # cdktf 0.21.0 (its last release) calls util.isArray (lib/terraform-output.js),

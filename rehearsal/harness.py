@@ -67,7 +67,7 @@ def pinned_actions(workflows: list[Path]) -> dict[str, str]:
 
 
 # act's host runner hands its environment to the steps; a runner has no make
-# around it, whose command-line variables (make VENV=...) would reach the workflows' make.
+# around it, whose MAKEFLAGS (make VENV=...) would reach the workflows' make.
 MAKE_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
 
 
