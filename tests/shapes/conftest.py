@@ -31,7 +31,7 @@ DEFAULT = load_platform(DEFAULT_CONFIG)
 # Every list of things that exist already and are imported (adopt, adopt_secrets, ...).
 ADOPTION_FIELDS = [name for name in Environment.model_fields if name.startswith("adopt")]
 # A name no platform has (an environment of the configuration would be replaced).
-ADDED_ENVIRONMENT = "test-env"
+ADDED_ENVIRONMENT = "testenv"
 
 
 def nothing_adopted(config: dict) -> None:
