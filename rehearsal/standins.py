@@ -82,10 +82,12 @@ def checkout(_args: list[str]) -> int:
         result = subprocess.run(["git", "-C", str(target), "checkout", "-q", ref], capture_output=True, text=True)
     if result.returncode != 0:
         return fail(f"checkout: {repository}@{ref}: {result.stderr.strip()}")
-    # setup-python / npm ci stand-ins: the project's installs, not a new download.
-    for installed in (".venv", "node_modules", ".tools"):
-        if (PROJECT_ROOT / installed).exists() and (target / "Makefile").exists():
-            (target / installed).symlink_to(PROJECT_ROOT / installed)
+    # setup-python / npm ci stand-ins: the project's installs, not a new download;
+    # .venv is the virtualenv the rehearsal runs in (make test-matrix has one per Python).
+    installs = {".venv": Path(sys.prefix), "node_modules": PROJECT_ROOT / "node_modules", ".tools": PROJECT_ROOT / ".tools"}
+    for installed, source in installs.items():
+        if source.exists() and (target / "Makefile").exists():
+            (target / installed).symlink_to(source)
     for name in INSTALL_INPUTS:
         if (target / name).exists():
             os.utime(target / name, (0, 0))

@@ -4,6 +4,7 @@ session (tests/conftest.py) has set up the provider bindings."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import textwrap
 
@@ -32,13 +33,16 @@ def imports(stack_json: dict) -> dict[str, str]:
 
 
 def docstring_example(cls: type) -> str:
-    """The indented code block after `Example::` in the class docstring."""
-    doc = cls.__doc__ or ""
+    """The indented code block after `Example::` in the class docstring.
+
+    `inspect.cleandoc` first: Python 3.13 strips a docstring's common
+    indentation at compile time, earlier versions keep it."""
+    doc = inspect.cleandoc(cls.__doc__ or "")
     assert EXAMPLE_MARKER in doc, f"{cls.__name__}'s docstring has no {EXAMPLE_MARKER} block"
     lines = doc.split(EXAMPLE_MARKER, 1)[1].splitlines()[1:]
     block: list[str] = []
     for line in lines:
-        if line.strip() and not line.startswith(" " * 8):
+        if line.strip() and not line.startswith(" "):
             break
         block.append(line)
     return textwrap.dedent("\n".join(block)).strip()

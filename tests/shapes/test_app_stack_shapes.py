@@ -1,0 +1,8 @@
+"""tests/test_app_stack.py's properties over every environment shape (tests/shapes/conftest.py)."""
+
+from tests import test_app_stack
+from tests.test_app_stack import stack  # noqa: F401 (the fixture its tests take)
+
+from .conftest import property_tests
+
+globals().update(property_tests(test_app_stack))
