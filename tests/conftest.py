@@ -156,12 +156,10 @@ def choices(synthesize_variant) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="session")
-def gcs_emulator():
-    from gcp_twin import gcs_server as emulator_module
-
-    emulator = emulator_module.start()
-    yield emulator
-    emulator_module.stop(emulator)
+def gcs_emulator(storage_twin_server):
+    """The fake-gcs-server behind the twin's Cloud Storage, without its IAM
+    front (the preflight's fake of the other APIs passes storage calls on to it)."""
+    return storage_twin_server.backend
 
 
 @pytest.fixture
