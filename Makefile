@@ -37,7 +37,7 @@ ENGINE := .engine
 TOFU := $(CURDIR)/$(ENGINE)/bin/tofu
 export TOFU
 
-.PHONY: help engine seed-state mutate install install-python rehearse schema test-slow test-matrix synth cdktf-synth security preflight deployed synth-diff test bench clean repository-ids
+.PHONY: help engine seed-state mutate install install-python rehearse schema test-slow test-matrix synth cdktf-synth security preflight deployed promote synth-diff test bench clean repository-ids
 
 help:
 	@echo "make synth                        synthesize every stack into $(OUT)/stacks/<stack>/cdk.tf.json"
@@ -49,7 +49,8 @@ help:
 	@echo "make cdktf-synth                  the same synthesis through the cdktf CLI"
 	@echo "make security                     synthesize, then checkov over every stack"
 	@echo "make preflight ENV=<env>          does everything a deploy needs exist? (IDENTITY=planner: read-only)"
-	@echo "make deployed ENV=<env> [JSON=1]  what runs now (tags, commits, revisions) and the rollback command; read-only"
+	@echo "make deployed ENV=<env> [JSON=1]  what runs now (tags, commits, revisions), the re-deploy and rollback commands; read-only"
+	@echo "make promote FROM=<env> TO=<env>  the command that deploys FROM's application commit to TO; read-only"
 	@echo "make synth-diff BASE=dir HEAD=dir report what changed between two cdktf.out trees"
 	@echo "make repository-ids               the gh commands giving GitHub's repository ids (APP_ID=.. INFRA_ID=..: write them)"
 	@echo "make rehearse                     run the deploy workflows with act against local stand-ins"
@@ -120,6 +121,11 @@ preflight: $(VENV)/.synced
 deployed: $(VENV)/.synced
 	@test -n "$(ENV)" || { echo "usage: make deployed ENV=<environment> [JSON=1]" >&2; exit 2; }
 	@$(PY) -m tools.deployed $(ENV) $(if $(filter 1,$(JSON)),--json)
+
+# The command that deploys FROM's application commit (the tags it runs) to TO.
+promote: $(VENV)/.synced
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make promote FROM=<environment> TO=<environment>" >&2; exit 2; }
+	@$(PY) -m tools.deployed $(FROM) --promote-to $(TO)
 
 # GitHub's ids of the two repositories (github.*_repository_id): without
 # arguments the gh commands to run; with APP_ID and INFRA_ID, written into the configuration.

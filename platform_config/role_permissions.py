@@ -59,6 +59,12 @@ PLANNER_PERMISSIONS = [
     "artifactregistry.dockerimages.get",
     "artifactregistry.dockerimages.list",
     "resourcemanager.projects.get",
+    # The bootstrap's own resources, read by the drift check's plan of bootstrap-<env>.
+    "resourcemanager.projects.getIamPolicy",
+    "iam.roles.get",
+    "iam.workloadIdentityPools.get",
+    "iam.workloadIdentityPoolProviders.get",
+    "artifactregistry.repositories.getIamPolicy",
 ]
 # The project number in the gateway's service URLs; the push right is on the registry.
 BUILDER_PERMISSIONS = ["resourcemanager.projects.get"]

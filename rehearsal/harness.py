@@ -317,7 +317,7 @@ class Rehearsal:
             "REHEARSAL_REF": ref,
             "REHEARSAL_ENV": scenario.environment,
             "REHEARSAL_RUN_BASE": health.base,
-            "ENVIRONMENT_CHECK_API_URL": health.base,
+            "GITHUB_API_STANDIN_URL": health.base,
             "REHEARSAL_FAIL_BUILD": " ".join(scenario.fail_builds),
             "PATH": f"{HOME / 'bin'}:{os.environ['PATH']}",
             # The real preflight, against the fake Google APIs (storage proxied to fake-gcs-server).

@@ -166,3 +166,18 @@ def gcs_emulator(storage_twin_server):
 def empty_gcs(gcs_emulator):
     gcs_emulator.reset()
     return gcs_emulator
+
+
+@pytest.fixture(scope="module")
+def numbered_config(raw_config) -> dict:
+    """The default configuration with project numbers and repository ids, which CI needs."""
+    config = copy.deepcopy(raw_config)
+    for index, environment in enumerate(config["environments"].values()):
+        environment["project_number"] = str(123456789000 + index)
+    config["github"].update(app_repository_id=118_000_001, infra_repository_id=118_000_002)
+    return config
+
+
+@pytest.fixture(scope="module")
+def numbered(numbered_config):
+    return parse_platform(numbered_config)

@@ -174,3 +174,39 @@ APP_STACK_PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
     "data.google_artifact_registry_docker_image": {"project": frozenset({"artifactregistry.dockerimages.get", "artifactregistry.dockerimages.list"})},
     "data.google_service_accounts": {"project": frozenset({"iam.serviceAccounts.list"})},
 }
+
+# What a read-only plan (refresh) needs for each resource type of both stacks:
+# the permissions of the REST methods the google provider 6.50 calls in each
+# type's Read (provider source, google/services/<product>/: e.g.
+# iam_artifact_registry_repository.go GetResourceIamPolicy -> :getIamPolicy,
+# iam_project.go -> projects.getIamPolicy, resource_google_project_iam_custom_role.go
+# -> Projects.Roles.Get, resource_iam_workload_identity_pool*.go -> GET of the
+# pool / provider, resource_google_project_service.go -> Projects.Get and a
+# batched services list), each permission from Google's IAM permissions
+# reference. The drift check plans the bootstrap stacks as the planner too.
+# Scope as APP_STACK_PERMISSIONS ("secret": on the secret the version belongs to).
+READ_PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
+    "google_artifact_registry_repository": {"project": frozenset({"artifactregistry.repositories.get"})},
+    "google_artifact_registry_repository_iam_member": {"project": frozenset({"artifactregistry.repositories.getIamPolicy"})},
+    "google_cloud_run_v2_service": {"project": frozenset({"run.services.get"})},
+    "google_cloud_run_v2_service_iam_member": {"project": frozenset({"run.services.getIamPolicy"})},
+    "google_iam_workload_identity_pool": {"project": frozenset({"iam.workloadIdentityPools.get"})},
+    "google_iam_workload_identity_pool_provider": {"project": frozenset({"iam.workloadIdentityPoolProviders.get"})},
+    "google_project_iam_custom_role": {"project": frozenset({"iam.roles.get"})},
+    "google_project_iam_member": {"project": frozenset({"resourcemanager.projects.getIamPolicy"})},
+    "google_project_service": {"project": frozenset({"resourcemanager.projects.get", "serviceusage.services.list"})},
+    "google_secret_manager_secret": {"project": frozenset({"secretmanager.secrets.get"})},
+    "google_secret_manager_secret_iam_member": {"project": frozenset({"secretmanager.secrets.getIamPolicy"})},
+    # the provider reads the value back on refresh
+    "google_secret_manager_secret_version": {"secret": frozenset({"secretmanager.versions.get", "secretmanager.versions.access"})},
+    "google_service_account": {"project": frozenset({"iam.serviceAccounts.get"})},
+    "google_service_account_iam_binding": {"project": frozenset({"iam.serviceAccounts.getIamPolicy"})},
+    "google_service_account_iam_member": {"project": frozenset({"iam.serviceAccounts.getIamPolicy"})},
+    "google_storage_bucket": {"project": frozenset({"storage.buckets.get"})},
+    "google_storage_bucket_iam_member": {"project": frozenset({"storage.buckets.getIamPolicy"})},
+    "data.google_artifact_registry_docker_image": {"project": frozenset({"artifactregistry.dockerimages.get", "artifactregistry.dockerimages.list"})},
+    "data.google_artifact_registry_repositories": {"project": frozenset({"artifactregistry.repositories.list"})},
+    "data.google_project": {"project": frozenset({"resourcemanager.projects.get"})},
+    "data.google_secret_manager_secrets": {"project": frozenset({"secretmanager.secrets.list"})},
+    "data.google_service_accounts": {"project": frozenset({"iam.serviceAccounts.list"})},
+}

@@ -37,21 +37,6 @@ TAG = "v1.0.0-22403cf"
 
 
 @pytest.fixture(scope="module")
-def numbered_config(raw_config) -> dict:
-    """The default configuration with project numbers and repository ids, which CI needs."""
-    config = copy.deepcopy(raw_config)
-    for index, environment in enumerate(config["environments"].values()):
-        environment["project_number"] = str(123456789000 + index)
-    config["github"].update(app_repository_id=118_000_001, infra_repository_id=118_000_002)
-    return config
-
-
-@pytest.fixture(scope="module")
-def numbered(numbered_config):
-    return parse_platform(numbered_config)
-
-
-@pytest.fixture(scope="module")
 def with_added_environment(raw_config):
     """The default configuration plus one environment, added as the README says: configuration only."""
     config = copy.deepcopy(raw_config)
@@ -147,7 +132,12 @@ def test_prepare_outputs_the_environment_of_the_callers_ref(numbered, numbered_c
         assert outputs["environment"] == name
         assert {key: outputs[key] for key in identities(numbered, name)} == identities(numbered, name)
         registry = registry_url_prefix(environment.region, environment.project_id, environment.registry_repository)
-        assert all(entry["ref"].startswith(f"{registry}/") for entry in json.loads(outputs["matrix"]))
+        assert all(entry["ref"].startswith(f"{registry}/") and entry["build"] is True for entry in json.loads(outputs["matrix"]))
+        # Tags named by image_tags are deployed only if built before: never built from app_ref.
+        named = json.dumps({image: "v0.9.0-0abcdef" for image in images(numbered)})
+        assert main(["prepare", f"refs/heads/{environment.deploy_branch}", str(app), named]) == 0
+        outputs = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+        assert [(entry["tag"], entry["build"]) for entry in json.loads(outputs["matrix"])] == [("v0.9.0-0abcdef", False)] * len(images(numbered))
         # Where `make synth` writes the app stack (cdktf.json's output, cdktf.out by default); tofu runs there.
         outdir = json.loads((ROOT / "cdktf.json").read_text()).get("output", "cdktf.out")
         assert outputs["stack"] == f"{outdir}/stacks/app-{name}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from tools import deployed as tool
 from tools.ci_plan import image_tags, images
@@ -142,3 +143,53 @@ def test_an_unknown_environment_is_one_line(capsys):
     assert exit_.value.code == 2
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("error: python -m tools.deployed: argument environment: invalid choice: 'nowhere'")
+
+
+def test_the_redeploy_names_every_image_as_it_runs(google, empty_gcs, platform, capsys):
+    running = {image: NEW for image in images(platform)}
+    write_generations(empty_gcs, platform, state(running))
+    serve(google, platform)
+    assert tool.main([ENV, "--json"]) == 0
+    command = json.loads(capsys.readouterr().out)["redeploy_command"]
+    branch = platform.environments[ENV].deploy_branch
+    assert (
+        command
+        == f"gh workflow run deploy.yml --repo {platform.github.app_repository} --ref {branch} -f image_tags='{json.dumps(running, separators=(',', ':'))}'"
+    )
+    # A service added since has no tag that runs: no re-deploy by tags.
+    environment = platform.environments[ENV]
+    bucket = empty_gcs.client(environment.project_id).bucket(environment.state_bucket)
+    bucket.blob(f"app/{ENV}/default.tfstate").upload_from_string(state({image: NEW for image in images(platform)[1:]}))
+    assert tool.main([ENV]) == 0
+    assert "A configured image does not run yet" in capsys.readouterr().out
+
+
+def test_promotion_deploys_the_same_application_commit_to_another_environment(google, empty_gcs, numbered_config, numbered, tmp_path, monkeypatch, capsys):
+    config = tmp_path / "platform.yaml"
+    config.write_text(yaml.safe_dump(numbered_config))
+    monkeypatch.setenv("PLATFORM_CONFIG", str(config))
+    url_built = {s.image for s in numbered.services if s.build.service_url_build_args}
+    running = {image: NEW + ("-u0123abcd" if image in url_built else "") for image in images(numbered)}
+    write_generations(empty_gcs, numbered, state(running))
+    serve(google, numbered)
+    for target in [name for name in numbered.environments if name != ENV]:
+        assert tool.main([ENV, "--promote-to", target]) == 0
+        out = capsys.readouterr().out
+        app = numbered.github.app_repository
+        branch = numbered.environments[target].deploy_branch
+        assert f"  gh workflow run deploy.yml --repo {app} --ref {branch} -f app_ref=$(gh api repos/{app}/commits/bbbbbbb --jq .sha)\n" in out
+        shown = dict(line.strip().split(": ", 1) for line in out.splitlines() if line.startswith("    "))
+        assert {image: tag for image, tag in shown.items() if image not in url_built} == {i: NEW for i in images(numbered) if i not in url_built}
+        assert all(shown[image].startswith(f"{NEW}-u") and shown[image] != running[image] for image in url_built)
+
+
+def test_promotion_needs_one_application_commit(google, empty_gcs, platform, capsys):
+    first, *others = images(platform)
+    write_generations(empty_gcs, platform, state({first: OLD, **{image: NEW for image in others}}))
+    serve(google, platform)
+    [target] = [name for name in platform.environments if name != ENV][:1]
+    assert tool.main([ENV, "--promote-to", target]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert "does not run one application commit" in line and "dispatching app_ref" in line
+    assert tool.main([ENV, "--promote-to", ENV]) == 1
+    assert "the environment read; name another" in capsys.readouterr().err

@@ -5,13 +5,12 @@ environment has required reviewers that administrators cannot bypass
 from __future__ import annotations
 
 import copy
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tools.environment_protection import main
+
+from .fake_github import NOT_FOUND, FakeGitHub, empty_state
 
 REPOSITORY = "Peleke/MindMirror"
 
@@ -46,7 +45,6 @@ DOCUMENTED = {
 }
 # What GitHub answers for an environment it created on first use: no rules.
 CREATED_ON_FIRST_USE = {**DOCUMENTED, "protection_rules": [], "deployment_branch_policy": None}
-NOT_FOUND = {"message": "Not Found", "documentation_url": "https://docs.github.com/rest/deployments/environments#get-an-environment", "status": "404"}
 
 
 def variant(**changes) -> dict:
@@ -55,35 +53,9 @@ def variant(**changes) -> dict:
     return answer
 
 
-class FakeGitHub(ThreadingHTTPServer):
-    """Answers GET /repos/{owner}/{repo}/environments/{name} from `answers` (status, body)."""
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.answers: dict[str, tuple[int, dict]] = {}
-        self.requests: list[dict] = []
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.server.requests.append({"path": self.path, "authorization": self.headers.get("Authorization")})
-        status, body = self.server.answers.get(self.path, (404, NOT_FOUND))
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def github():
     server = FakeGitHub()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     yield server
     server.shutdown()
 
@@ -92,11 +64,15 @@ def github():
 def answer(github, monkeypatch):
     monkeypatch.setenv("GITHUB_REPOSITORY", REPOSITORY)
     monkeypatch.setenv("GITHUB_TOKEN", "ghs_example")
-    monkeypatch.setenv("ENVIRONMENT_CHECK_API_URL", f"http://127.0.0.1:{github.server_port}")
-    github.requests.clear()
+    monkeypatch.setenv("GITHUB_API_STANDIN_URL", github.url)
+    github.state = empty_state()
 
     def set_answer(env_name: str, status: int, body: dict) -> None:
-        github.answers = {f"/repos/{REPOSITORY}/environments/{env_name}": (status, body)}
+        github.state = empty_state()
+        if status == 200:
+            github.state["environments"][f"{REPOSITORY}/{env_name}"] = body
+        elif status != 404:
+            github.state["refusals"][f"/repos/{REPOSITORY}/environments/{env_name}"] = [status, body]
 
     return set_answer
 
@@ -132,7 +108,8 @@ def test_only_an_environment_with_unbypassable_reviewers_passes(platform, answer
             assert code == 2 and not out
             [line] = err.splitlines()
             assert line.startswith("error: environment_protection: ") and message in line, line
-        assert github.requests[-1] == {"path": f"/repos/{REPOSITORY}/environments/{env_name}", "authorization": "Bearer ghs_example"}
+        request = github.state["requests"][-1]
+        assert (request["method"], request["path"], request["authorization"]) == ("GET", f"/repos/{REPOSITORY}/environments/{env_name}", "Bearer ghs_example")
 
 
 def test_an_unprotected_environment_is_not_asked_about(platform, answer, github, capsys):
@@ -140,7 +117,7 @@ def test_an_unprotected_environment_is_not_asked_about(platform, answer, github,
     for env_name in unprotected:
         assert main([env_name]) == 0
         assert f"{env_name} is not protected" in capsys.readouterr().out
-    assert not github.requests
+    assert not github.state["requests"]
 
 
 @pytest.mark.parametrize("argv", [[], ["a", "b"], ["no-such-environment"]])

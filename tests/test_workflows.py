@@ -226,7 +226,7 @@ def test_pull_request_runs_tests_diff_plan_and_validate(pull_request):
 def test_drift_plans_on_a_schedule_and_never_applies(drift):
     assert "schedule" in drift["on"]
     text = (WORKFLOWS / "drift.yml").read_text()
-    assert " apply" not in text and "-detailed-exitcode" in text
+    assert not re.search(r"\bapply\b", text) and "tools/drift_check.sh" in text
     assert uses(drift["jobs"]["plan"], "google-github-actions/auth")[0]["with"]["service_account"] == "${{ steps.identities.outputs.planner }}"
 
 
@@ -336,11 +336,25 @@ def test_environments_without_a_project_number_are_skipped_with_a_notice(pull_re
 
 
 def test_comment_and_issue_bodies_are_capped(pull_request, drift):
-    for job, step_name in ((pull_request["jobs"]["comment"], "comment body"), (drift["jobs"]["plan"], "issue body")):
-        [step] = [s for s in job["steps"] if s.get("name") == step_name]
-        assert "tools.report_body" in step["run"] and "/actions/runs/" in json.dumps(step)
-        [script] = uses(job, "actions/github-script")
-        assert "process.env.BODY_FILE" in script["with"]["script"] and "readFileSync(process.env.BODY_FILE" in script["with"]["script"]
+    job = pull_request["jobs"]["comment"]
+    [step] = [s for s in job["steps"] if s.get("name") == "comment body"]
+    assert "tools.report_body" in step["run"] and "/actions/runs/" in json.dumps(step)
+    [script] = uses(job, "actions/github-script")
+    assert "process.env.BODY_FILE" in script["with"]["script"] and "readFileSync(process.env.BODY_FILE" in script["with"]["script"]
+    # The drift issue's body is the capped report, written by tools/drift_issue.py.
+    [step] = [s for s in drift["jobs"]["plan"]["steps"] if "tools.drift_issue" in s.get("run", "") and "failed" not in s["run"]]
+    capped = re.search(r"tools\.report_body .*> \"(\$RUNNER_TEMP/[\w.-]+)\"", step["run"])
+    assert capped and f'"{capped.group(1)}"' in step["run"].split("tools.drift_issue", 1)[1] and "/actions/runs/" in json.dumps(step)
+
+
+def test_a_failed_drift_check_is_reported_and_a_clean_one_closes_the_issue(drift):
+    steps = drift["jobs"]["plan"]["steps"]
+    [check] = [s for s in steps if "tools/drift_check.sh" in s.get("run", "")]
+    [report] = [s for s in steps if '"$OUTCOME"' in s.get("run", "")]
+    assert "outcome=clean" in check["run"] and "outcome=drift" in check["run"] and "if" not in report
+    [failed] = [s for s in steps if "tools.drift_issue" in s.get("run", "") and s["run"].rstrip().endswith("failed")]
+    assert failed["if"] == "failure()" and failed["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert drift["jobs"]["plan"]["permissions"]["issues"] == "write"
 
 
 def test_the_environment_is_checked_before_the_deployers_token(deploy):

@@ -20,6 +20,13 @@ workflow holds a list of services, images, environments or identities.
         environment fails while github.*_repository_id is unset
     python -m tools.ci_plan ENV stack
         the folder of the environment's app stack (cdktf.out/stacks/app-ENV)
+    python -m tools.ci_plan ENV bootstrap-stack
+        the folder of the environment's bootstrap stack when its state is in the
+        bucket (bootstrap_backend: gcs), which CI can then plan; exit 3 with a
+        note when it is on the admin's machine
+    python -m tools.ci_plan ENV deployed-commit OUTPUTS_JSON
+        the infrastructure commit the deployed stack records (`tofu output -json`),
+        or an empty line for a deploy that recorded none
     python -m tools.ci_plan ENV identities
         GITHUB_OUTPUT lines `provider` and the three service-account emails only
     python -m tools.ci_plan ENV tfvars TAGS_JSON [ROLLOUT [INFRASTRUCTURE_COMMIT]]
@@ -73,7 +80,8 @@ class PlanError(Exception):
 
 
 class NotDeployed(PlanError):
-    """The environment's app stack was never applied: nothing runs to compare with; exit 3."""
+    """Nothing deployed that CI can read: the app stack was never applied, or a
+    bootstrap's state is on the admin's machine; exit 3."""
 
 
 def environment_for_ref(platform: Platform, ref: str) -> str:
@@ -177,10 +185,12 @@ def unplanned_notices(platform: Platform) -> list[str]:
     ]
 
 
-def build_matrix(platform: Platform, env_name: str, tags: dict[str, str]) -> list[dict]:
+def build_matrix(platform: Platform, env_name: str, tags: dict[str, str], build: bool = True) -> list[dict]:
     """One build per image. An image built with the service URLs (the gateway)
     gets them as build arguments: the URLs are deterministic, so it is built
-    with the others, before any apply."""
+    with the others, before any apply. `build` False (tags named by
+    image_tags): a tag missing from the registry fails the job instead of
+    being built from app_ref, whose code it would not be."""
     environment = platform.environments[env_name]
     matrix: dict[str, dict] = {}
     for service in platform.services:
@@ -194,6 +204,7 @@ def build_matrix(platform: Platform, env_name: str, tags: dict[str, str]) -> lis
             "tag": tags[service.image],
             "ref": f"{registry_url_prefix(environment.region, environment.project_id, environment.registry_repository)}/{service.image}:{tags[service.image]}",
             "build_args": args,
+            "build": build,
         }
     return list(matrix.values())
 
@@ -296,7 +307,7 @@ def prepare(platform: Platform, ref: str, app_dir: str, tag_overrides: str = "{}
     step_outputs = {
         "environment": env_name,
         "tags": json.dumps(tags),
-        "matrix": json.dumps(build_matrix(platform, env_name, tags)),
+        "matrix": json.dumps(build_matrix(platform, env_name, tags, build=not overrides)),
         "stack": stack_directory(app_stack_name(env_name)),
         **identities(platform, env_name),
     }
@@ -321,6 +332,17 @@ def run(argv: list[str]) -> list[str]:
     env_name, command, *rest = argv
     if command == "stack" and not rest:
         return [stack_directory(app_stack_name(env_name))]
+    if command == "bootstrap-stack" and not rest:
+        if platform.environments[env_name].bootstrap_backend != "gcs":
+            raise NotDeployed(
+                f"{bootstrap_stack_name(env_name)} is not checked: its state is on the admin's machine "
+                f'(environments.{env_name}.bootstrap_backend: local); move it into the bucket (README, "Deploy from scratch", step 3)'
+            )
+        return [stack_directory(bootstrap_stack_name(env_name))]
+    if command == "deployed-commit" and len(rest) == 1:
+        outputs = _json_file(rest[0], "OUTPUTS_JSON")
+        commit = outputs.get(INFRASTRUCTURE_COMMIT_OUTPUT, {}).get("value", "") if isinstance(outputs, dict) else ""
+        return [commit if isinstance(commit, str) and COMMIT.fullmatch(commit) else ""]
     if command == "identities" and not rest:
         return [f"{key}={value}" for key, value in identities(platform, env_name).items()]
     if command == "tfvars" and len(rest) in (1, 2, 3):

@@ -1,7 +1,10 @@
-"""What runs in an environment now, read-only.
+"""What runs in an environment now, read-only, and the commands that deploy
+it again, roll it back or promote it.
 
     python -m tools.deployed ENV [--json]
     make deployed ENV=<env> [JSON=1]
+    python -m tools.deployed ENV --promote-to OTHER
+    make promote FROM=<env> TO=<other env>
 
 Reads the app stack's state object in the environment's state bucket: its
 outputs (what `tofu output -json` prints: the image tag per image, the
@@ -10,8 +13,15 @@ generations (the bucket keeps versions), the newest whose tags differ being
 the previous deploy. Asks Cloud Run for each configured service (GET
 https://run.googleapis.com/v2/projects/P/locations/L/services/S): its latest
 ready revision, where traffic goes, its image and whether it is ready.
-Prints the application commit (from the tags, v<VERSION>-<commit>) and the
-one command that rolls back to the previous deploy, every image named.
+Prints the application commit (from the tags, v<VERSION>-<commit>), the
+command that deploys exactly what runs again (an infrastructure-only change,
+a secret rotation: nothing is built) and the one that rolls back to the
+previous deploy, every image named.
+
+--promote-to OTHER prints the command that deploys ENV's application commit to
+OTHER: OTHER builds that commit into its own registry (the environments'
+projects share no registry), so every image gets ENV's tag, but an image
+that bakes in the service URLs, whose tag carries OTHER's URL set.
 
 Exit 0; 1 when the state cannot be read or was never written by a deploy;
 2 on bad usage or configuration. Credentials and endpoints as tools/preflight.py
@@ -31,7 +41,7 @@ from google.api_core import exceptions
 
 from platform_config import Platform, app_state_prefix
 from platform_config.naming import INFRASTRUCTURE_COMMIT_OUTPUT, ROLLOUT_OUTPUT, STATE_OBJECT
-from tools.ci_plan import NotDeployed, deployed_tags, images
+from tools.ci_plan import NotDeployed, deployed_tags, image_tags, images, url_build_args, url_set_suffix
 from tools.cli import OneLineParser, configured_platform
 from tools.preflight import Google, NoConnection, connect, short_error
 
@@ -78,6 +88,7 @@ class Deployed:
     services: list[ServiceNow]
     rollback_image_tags: dict[str, str] | None
     rollback_command: str | None
+    redeploy_command: str | None
 
 
 def application_commit(tag: str) -> str | None:
@@ -163,14 +174,15 @@ def deployed(platform: Platform, env_name: str, google: Google) -> Deployed:
     current = history[0]
     previous = next((d for d in history[1:] if d.image_tags != current.image_tags), None)
     environment = platform.environments[env_name]
-    rollback_tags = rollback_command = None
+    rollback_tags = rollback_command = redeploy_command = None
     if previous:
         # An image added since has no previous tag: it keeps what runs.
         rollback_tags = {image: previous.image_tags.get(image, current.image_tags.get(image, "")) for image in images(platform)}
-        rollback_command = (
-            f"gh workflow run deploy.yml --repo {platform.github.app_repository} --ref {environment.deploy_branch} "
-            f"-f image_tags='{json.dumps(rollback_tags, separators=(',', ':'))}'"
-        )
+        rollback_command = dispatch(platform, env_name, f"-f image_tags='{json.dumps(rollback_tags, separators=(',', ':'))}'")
+    # Only while every configured image runs (a service added since has no tag to keep).
+    if all(image in current.image_tags for image in images(platform)):
+        running = {image: current.image_tags[image] for image in images(platform)}
+        redeploy_command = dispatch(platform, env_name, f"-f image_tags='{json.dumps(running, separators=(',', ':'))}'")
     return Deployed(
         env_name,
         environment.project_id,
@@ -181,7 +193,44 @@ def deployed(platform: Platform, env_name: str, google: Google) -> Deployed:
         cloud_run(platform, env_name, google),
         rollback_tags,
         rollback_command,
+        redeploy_command,
     )
+
+
+def dispatch(platform: Platform, env_name: str, arguments: str) -> str:
+    """The `gh` command that runs the application's deploy caller on ENV's deploy branch."""
+    branch = platform.environments[env_name].deploy_branch
+    return f"gh workflow run {caller_file(platform)} --repo {platform.github.app_repository} --ref {branch} {arguments}"
+
+
+def caller_file(platform: Platform) -> str:
+    """The caller's workflow file name, as `gh workflow run` takes it."""
+    return platform.github.app_deploy_workflow.rsplit("/", 1)[-1]
+
+
+def promotion(platform: Platform, now: Deployed, target: str) -> str:
+    """The command and tags that deploy `now`'s application commit to `target`."""
+    if target == now.environment:
+        raise Unreadable(f"--promote-to names {target}, the environment read; name another: {', '.join(platform.environments)}")
+    tags = {image: APP_TAG.fullmatch(tag) for image, tag in now.current.image_tags.items()}
+    parsed = {(m["version"], m["commit"]) for m in tags.values() if m}
+    if len(parsed) != 1 or None in tags.values():
+        raise Unreadable(
+            f"{now.environment} does not run one application commit ({', '.join(f'{i}: {t}' for i, t in now.current.image_tags.items())}), "
+            "e.g. after a rollback by image_tags: promote by dispatching app_ref with the commit you want"
+        )
+    [(version, commit)] = parsed
+    environment = platform.environments[target]
+    lines = [
+        f"Promote {now.environment}'s application commit {commit} (v{version}) to {target}: {target} builds it into its own registry",
+        f"({environment.project_id}); then one plan and one approval as for any deploy. `gh` from any checkout:",
+        "  " + dispatch(platform, target, f"-f app_ref=$(gh api repos/{platform.github.app_repository}/commits/{commit} --jq .sha)"),
+    ]
+    if environment.project_number:
+        expected = image_tags(platform, f"v{version}-{commit}", {}, url_set_suffix(url_build_args(platform, target)))
+        lines.append(f"The plan in {target} must show these tags ({now.environment}'s, but where an image bakes in {target}'s URLs):")
+        lines += [f"    {image}: {tag}" for image, tag in expected.items()]
+    return "\n".join(lines) + "\n"
 
 
 def render(now: Deployed) -> str:
@@ -204,6 +253,13 @@ def render(now: Deployed) -> str:
             continue
         state = "ready" if service.ready else "NOT ready"
         lines.append(f"    {service.name}: revision {service.revision}, {state}, traffic {', '.join(service.traffic) or '(none)'}; image {service.image}")
+    if now.redeploy_command:
+        lines += [
+            "Deploy exactly what runs again (after an infrastructure-only change or a secret rotation; nothing is built):",
+            f"  {now.redeploy_command}",
+        ]
+    else:
+        lines.append("A configured image does not run yet (a service added since): deploy an app_ref, which builds it.")
     if now.rollback_command:
         lines += [
             f"Roll back to the previous deploy ({now.previous.updated if now.previous else ''}), every image named (`gh` from any checkout):",
@@ -221,13 +277,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m tools.deployed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("environment", choices=list(platform.environments))
     parser.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    parser.add_argument("--promote-to", choices=list(platform.environments), help="print the command that deploys this environment's application commit there")
     args = parser.parse_args(argv)
     try:
         now = deployed(platform, args.environment, connect(platform.environments[args.environment].project_id))
+        text = promotion(platform, now, args.promote_to) if args.promote_to else render(now)
     except (NoConnection, Unreadable) as error:
         print(f"error: deployed: {error}", file=sys.stderr)
         return 1
-    print(json.dumps(asdict(now), indent=2) if args.json else render(now), end="\n" if args.json else "")
+    print(json.dumps(asdict(now), indent=2) if args.json else text, end="\n" if args.json else "")
     return 0
 
 

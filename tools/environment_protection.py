@@ -8,25 +8,18 @@ only for public repositories: without this check the one approval may not exist.
 
 Reads `GET /repos/{owner}/{repo}/environments/{ENV}` of GitHub's REST API
 (`protection_rules`, `can_admins_bypass`) for $GITHUB_REPOSITORY (in a called
-workflow, the caller's) with $GITHUB_TOKEN (the job needs `actions: read`), at
-$ENVIRONMENT_CHECK_API_URL or $GITHUB_API_URL. An environment configured
+workflow, the caller's) with $GITHUB_TOKEN (the job needs `actions: read`), as tools/github_api.py says. An environment configured
 `protected: false` (e.g. staging) is not checked. Exit 0, or 2 with one line.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from typing import Any
 
 from platform_config import load_platform
+from tools import github_api
 from tools.cli import InputError, run_tool
-
-TIMEOUT_SECONDS = 30
 
 
 def problem(environment: dict[str, Any], name: str, repository: str) -> str | None:
@@ -42,23 +35,14 @@ def problem(environment: dict[str, Any], name: str, repository: str) -> str | No
     return None
 
 
-def fetch_environment(api_url: str, repository: str, name: str, token: str) -> dict[str, Any] | None:
+def fetch_environment(repository: str, name: str) -> dict[str, Any] | None:
     """The environment as GitHub's REST API describes it; None when it does not exist (404)."""
-    url = f"{api_url.rstrip('/')}/repos/{repository}/environments/{urllib.parse.quote(name, safe='')}"
-    request = urllib.request.Request(url, headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"})
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            body = json.loads(response.read().decode("utf-8"))
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            return None
-        raise InputError(f"GitHub answered {error.code} for {url}; the job needs `permissions: actions: read`") from None
-    except (urllib.error.URLError, TimeoutError, ValueError) as error:
-        raise InputError(f"cannot read {url}: {error}") from None
+        body = github_api.call("GET", f"/repos/{repository}/environments/{github_api.quote(name)}", permission="actions: read")
+    except github_api.NotFound:
+        return None
     if not isinstance(body, dict):
-        raise InputError(f"{url} did not answer a JSON object")
+        raise InputError(f"GitHub's environment {name!r} of {repository} is not a JSON object")
     return body
 
 
@@ -69,11 +53,8 @@ def check(env_name: str) -> str:
         raise InputError(f"unknown environment {env_name!r}; configured: {', '.join(platform.environments)}")
     if not platform.environments[env_name].protected:
         return f"{env_name} is not protected (environments.{env_name}.protected: false): its GitHub environment is not checked"
-    repository = os.environ.get("GITHUB_REPOSITORY", "")
-    if "/" not in repository:
-        raise InputError("GITHUB_REPOSITORY is not set to OWNER/REPO")
-    api_url = os.environ.get("ENVIRONMENT_CHECK_API_URL") or os.environ.get("GITHUB_API_URL") or "https://api.github.com"
-    environment = fetch_environment(api_url, repository, env_name, os.environ.get("GITHUB_TOKEN", ""))
+    repository = github_api.repository()
+    environment = fetch_environment(repository, env_name)
     if environment is None:
         raise InputError(
             f"GitHub environment {env_name!r} does not exist in {repository}; create it with required reviewers "
