@@ -1,5 +1,5 @@
 """The drift check's issues, one of each kind per environment, labelled
-`drift`: opened or updated while there is something to see, closed with a
+`drift` where GitHub keeps the label: opened or updated while there is something to see, closed with a
 comment when the next check is clean.
 
     python -m tools.drift_issue ENV drift BODY_FILE   # "Drift in ENV": opened or its body replaced
@@ -37,10 +37,12 @@ def failure_title(env_name: str) -> str:
 
 
 def open_issue(repository: str, title: str) -> dict[str, Any] | None:
-    """The open issue labelled `drift` with exactly this title (pull requests excluded)."""
+    """The open issue with exactly this title (pull requests excluded). Not
+    looked up by label: GitHub silently drops the labels of a new issue when
+    the token cannot push ("Create an issue"), as the drift job's cannot."""
     page = 1
     while True:
-        found = github_api.call("GET", f"/repos/{repository}/issues?state=open&labels={LABEL}&per_page=100&page={page}", permission=PERMISSION)
+        found = github_api.call("GET", f"/repos/{repository}/issues?state=open&per_page=100&page={page}", permission=PERMISSION)
         if not isinstance(found, list):
             raise InputError(f"GitHub's issue list of {repository} is not a JSON list")
         for issue in found:

@@ -4,8 +4,11 @@ session (tests/conftest.py) has set up the provider bindings."""
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import json
+import shutil
+import tempfile
 import textwrap
 
 from cdktf import TerraformStack, Testing
@@ -15,10 +18,13 @@ PROJECT = "my-project"
 REGION = "europe-west1"
 MEMBER = f"serviceAccount:ci@{PROJECT}.iam.gserviceaccount.com"
 EXAMPLE_MARKER = "Example::"
+# Testing.app() without an outdir leaves a new /tmp/cdktf.outdir.* behind for every stack.
+OUTDIR = tempfile.mkdtemp(prefix="cdktf-bare-stacks-")
+atexit.register(shutil.rmtree, OUTDIR, ignore_errors=True)
 
 
 def bare_stack() -> TerraformStack:
-    stack = TerraformStack(Testing.app(), "test")
+    stack = TerraformStack(Testing.app(outdir=OUTDIR), "test")
     GoogleProvider(stack, "google", project=PROJECT, region=REGION)
     return stack
 
