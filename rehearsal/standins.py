@@ -96,7 +96,7 @@ def checkout(_args: list[str]) -> int:
 
 def upload_artifact(_args: list[str]) -> int:
     store = WORLD / "artifacts" / os.environ["INPUT_NAME"]
-    # upload-artifact v4: one artifact per name and run, unless overwritten (a re-run job).
+    # upload-artifact (since v4): one artifact per name and run, unless overwritten (a re-run job).
     if store.exists() and os.environ.get("INPUT_OVERWRITE") != "true":
         return fail(
             "upload-artifact: Failed to CreateArtifact: Received non-retryable error: (409) Conflict: "
