@@ -148,6 +148,7 @@ def _token_claims() -> dict:
         ref=os.environ["REHEARSAL_REF"],
         event_name=os.environ.get("GITHUB_EVENT_NAME", "push"),
         environment=os.environ.get(ENVIRONMENT_CLAIM) or None,
+        workflow_ref=os.environ["REHEARSAL_WORKFLOW_REF"],
         job_workflow_ref=os.environ["REHEARSAL_JOB_WORKFLOW_REF"],
     )
 
