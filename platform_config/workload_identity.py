@@ -122,27 +122,24 @@ def github_token_claims(
     *,
     repository: str,
     ref: str,
+    workflow_ref: str,
     job_workflow_ref: str,
     event_name: str = "push",
     environment: str | None = None,
     repository_id: int | None = None,
     repository_owner_id: int | None = None,
-    workflow_ref: str | None = None,
     immutable_sub: bool = False,
 ) -> dict[str, Any]:
     """The claims of a GitHub Actions OIDC token as GitHub documents them
     (docs.github.com, "OpenID Connect reference"): `sub` from repository and
     environment, else the pull request, else the ref; every claim a string
     except the times. Ids default to stable numbers derived from the names.
-    `workflow_ref` is the caller's workflow; by default the called one (no
-    `workflow_call`) when it is in `repository`, else a caller workflow there.
+    `workflow_ref` is the workflow run (the caller's, when it calls the
+    workflow of `job_workflow_ref`).
     `immutable_sub` gives the `repo:OWNER@ID/REPO@ID:...` subject."""
     owner, name = repository.split("/", 1)
     repository_id = _stable_id(repository) if repository_id is None else repository_id
     repository_owner_id = _stable_id(owner) if repository_owner_id is None else repository_owner_id
-    if workflow_ref is None:
-        called_here = job_workflow_ref.startswith(f"{repository}/")
-        workflow_ref = job_workflow_ref if called_here else f"{repository}/.github/workflows/deploy.yml@{ref}"
     subject_repository = f"{owner}@{repository_owner_id}/{name}@{repository_id}" if immutable_sub else repository
     if environment is not None:
         context = f"environment:{environment}"

@@ -7,7 +7,8 @@ What is substituted, because act lacks it (README, "What the rehearsal proves"):
 `job.workflow_repository` / `job.workflow_sha` are written into the rehearsal's
 copy of the workflows as the infrastructure repository's name and main branch,
 and the OIDC token's claims are computed from the run (caller repository, ref,
-event, the called workflow, and the job's `environment:` as act evaluates it:
+event, the caller's workflow file at the configured `app_deploy_workflow`, the
+called workflow, and the job's `environment:` as act evaluates it:
 the rehearsal's copy gives each job with an `environment:` the same expression
 as the variable ENVIRONMENT_CLAIM, since act shows the environment nowhere).
 """
@@ -28,12 +29,14 @@ from pathlib import Path
 import yaml
 
 from platform_config import load_platform
+from platform_config.model import GitHub
 from platform_config.naming import (
     app_stack_name,
     bootstrap_stack_name,
     service_account_email,
     workload_identity_provider_name,
 )
+from platform_config.workload_identity import deploy_workflow_ref
 from tests import fake_google_apis
 
 from .standins import ENVIRONMENT_CLAIM
@@ -49,6 +52,7 @@ REPOSITORY_ID_BASE = 700000001
 ACT_TIMEOUT_SECONDS = 600
 # The application repository's secret INFRA_READ_TOKEN when the infrastructure repository is private.
 INFRA_READ_TOKEN = "github_pat_rehearsal_read_only"
+DRIFT_WORKFLOW = ".github/workflows/drift.yml"
 
 
 def _workflow(path: Path) -> dict:
@@ -122,6 +126,27 @@ class Scenario:
     # The infrastructure repository is private: its checkouts need the
     # caller's INFRA_READ_TOKEN secret, given to act unless this is "missing".
     private_infra: str | None = None  # "given" or "missing"
+
+
+def workflow_run(github: GitHub, scenario: Scenario, deploy_branch: str) -> tuple[str, str, str]:
+    """Repository, workflow file and ref of the run act starts: this
+    repository's drift workflow, or the application's caller
+    (`app_deploy_workflow`) at the scenario's branch."""
+    if scenario.drift:
+        return github.infra_repository, DRIFT_WORKFLOW, github.infra_ref
+    return scenario.caller or github.app_repository, github.app_deploy_workflow, f"refs/heads/{scenario.branch or deploy_branch}"
+
+
+def token_workflow_refs(github: GitHub, scenario: Scenario, deploy_branch: str) -> dict[str, str]:
+    """The token's `workflow_ref` (the workflow run) and `job_workflow_ref`
+    (our deploy workflow when the caller calls it, else the one run), as the
+    variables the auth stand-in reads."""
+    repository, workflow, ref = workflow_run(github, scenario, deploy_branch)
+    workflow_ref = f"{repository}/{workflow}@{ref}"
+    return {
+        "REHEARSAL_WORKFLOW_REF": workflow_ref,
+        "REHEARSAL_JOB_WORKFLOW_REF": workflow_ref if scenario.drift else deploy_workflow_ref(github),
+    }
 
 
 class HealthServer(ThreadingHTTPServer):
@@ -209,8 +234,9 @@ class Rehearsal:
 
     def _app_repository(self) -> Path:
         app = self.workdir / "app"
-        (app / ".github" / "workflows").mkdir(parents=True)
-        shutil.copy2(CALLER, app / ".github" / "workflows" / "deploy.yml")
+        caller = app / self.platform.github.app_deploy_workflow
+        caller.parent.mkdir(parents=True)
+        shutil.copy2(CALLER, caller)
         (app / "VERSION").write_text("1.0.0\n")
         for service in self.platform.services:
             (app / service.build.context).mkdir(parents=True, exist_ok=True)
@@ -272,12 +298,11 @@ class Rehearsal:
         self._seed(world, scenario)
         self._github_environments(world, scenario)
         health = HealthServer(world)
+        repository, workflow, ref = workflow_run(self.platform.github, scenario, environment.deploy_branch)
         if scenario.drift:
-            repository, directory, workflow = self.github["infra_repository"], self.infra, ".github/workflows/drift.yml"
-            ref, event_name = self.github["infra_ref"], "schedule"
+            directory, event_name = self.infra, "schedule"
         else:
-            repository, directory, workflow = scenario.caller or self.github["app_repository"], self.app, ".github/workflows/deploy.yml"
-            ref = f"refs/heads/{scenario.branch or environment.deploy_branch}"
+            directory = self.app
             event_name = "workflow_dispatch" if scenario.inputs or scenario.branch else "push"
             checkout = ["-B", scenario.branch] if scenario.branch else [environment.deploy_branch]
             subprocess.run(["git", "-C", str(self.app), "checkout", "-q", *checkout], check=True)
@@ -304,8 +329,6 @@ class Rehearsal:
         sha = subprocess.run(["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
         event = world / "event.json"
         event.write_text(json.dumps({"ref": ref, "after": sha, "inputs": scenario.inputs, "repository": {"full_name": repository}}))
-        # The workflow whose jobs get the token: our deploy.yml when called, else the one run.
-        token_workflow = workflow if scenario.drift else self.github["deploy_workflow"]
         env = {
             "REHEARSAL_PYTHON": sys.executable,
             "REHEARSAL_HOME": str(HOME),
@@ -313,7 +336,7 @@ class Rehearsal:
             "REHEARSAL_REPOSITORIES": json.dumps({repository: str(directory), self.github["infra_repository"]: str(self.infra)}),
             "REHEARSAL_PROVIDERS": json.dumps(self.providers),
             "REHEARSAL_REPOSITORY_IDS": json.dumps({self.github[name]: self.github[f"{name}_id"] for name in ("app_repository", "infra_repository")}),
-            "REHEARSAL_JOB_WORKFLOW_REF": f"{self.github['infra_repository']}/{token_workflow}@{self.github['infra_ref']}",
+            **token_workflow_refs(self.platform.github, scenario, environment.deploy_branch),
             "REHEARSAL_REF": ref,
             "REHEARSAL_ENV": scenario.environment,
             "REHEARSAL_RUN_BASE": health.base,

@@ -96,7 +96,7 @@ def checkout(_args: list[str]) -> int:
 
 def upload_artifact(_args: list[str]) -> int:
     store = WORLD / "artifacts" / os.environ["INPUT_NAME"]
-    # upload-artifact v4: one artifact per name and run, unless overwritten (a re-run job).
+    # upload-artifact (since v4): one artifact per name and run, unless overwritten (a re-run job).
     if store.exists() and os.environ.get("INPUT_OVERWRITE") != "true":
         return fail(
             "upload-artifact: Failed to CreateArtifact: Received non-retryable error: (409) Conflict: "
@@ -148,6 +148,7 @@ def _token_claims() -> dict:
         ref=os.environ["REHEARSAL_REF"],
         event_name=os.environ.get("GITHUB_EVENT_NAME", "push"),
         environment=os.environ.get(ENVIRONMENT_CLAIM) or None,
+        workflow_ref=os.environ["REHEARSAL_WORKFLOW_REF"],
         job_workflow_ref=os.environ["REHEARSAL_JOB_WORKFLOW_REF"],
     )
 

@@ -281,7 +281,7 @@ def test_reports_survive_a_failure_not_a_cancel():
 
 
 def test_every_artifact_can_be_uploaded_again_by_a_rerun():
-    """upload-artifact v4 refuses a second artifact of one name in a run (409):
+    """upload-artifact (since v4) refuses a second artifact of one name in a run (409):
     a re-run job overwrites its own."""
     uploads = [(name, step) for name, workflow in own_workflows().items() for _, step in all_steps(workflow) if "upload-artifact@" in str(step.get("uses"))]
     assert uploads
@@ -355,6 +355,33 @@ def test_a_failed_drift_check_is_reported_and_a_clean_one_closes_the_issue(drift
     [failed] = [s for s in steps if "tools.drift_issue" in s.get("run", "") and s["run"].rstrip().endswith("failed")]
     assert failed["if"] == "failure()" and failed["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
     assert drift["jobs"]["plan"]["permissions"]["issues"] == "write"
+
+
+# Each report artifact of pull-request.yml and the one file it holds.
+REPORT_FILES = {"report-synth-diff": "synth-diff.md", "report-plan-production": "plan-summary.md", "report-plan-staging": "plan-summary.md"}
+
+
+@pytest.mark.parametrize("artifacts", [["report-synth-diff"], sorted(REPORT_FILES)], ids=["one-artifact", "several-artifacts"])
+def test_the_comment_holds_every_report_however_many_artifacts_matched(pull_request, tmp_path, artifacts):
+    """download-artifact (v5 on, its src/download-artifact.ts) extracts a
+    pattern's only match into `path` itself, several into `path/<artifact>/`:
+    the comment body step reads the reports in either layout."""
+    job = pull_request["jobs"]["comment"]
+    [download] = uses(job, "actions/download-artifact")
+    assert download["with"]["pattern"] == "report-*" and "merge-multiple" not in download["with"]
+    reports = tmp_path / download["with"]["path"]
+    for artifact in artifacts:
+        folder = reports if len(artifacts) == 1 else reports / artifact
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / REPORT_FILES[artifact]).write_text(f"the report of {artifact}\n")
+    [step] = [s for s in job["steps"] if s.get("name") == "comment body"]
+    env = {"PATH": f"{BIN}:/usr/bin:/bin", "PYTHONPATH": str(ROOT), "RUNNER_TEMP": str(tmp_path)}
+    env |= {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "octo-org/octo-repo", "GITHUB_RUN_ID": "1"}
+    result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    body = (tmp_path / "comment.md").read_text()
+    for artifact in artifacts:
+        assert f"the report of {artifact}" in body
 
 
 def test_the_environment_is_checked_before_the_deployers_token(deploy):
