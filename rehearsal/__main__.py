@@ -13,8 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from platform_config import Platform
+from tools.drift_issue import drift_title, failure_title
 
-from .harness import Outcome, Rehearsal, Scenario
+from .harness import GITHUB_STATE, MERGED_SUBJECT, Outcome, Rehearsal, Scenario
 
 
 class Failed(Exception):
@@ -147,16 +148,55 @@ def check_rotation(rehearsal: Rehearsal, outcome: Outcome) -> None:
     expect(not [r for r in outcome.of("docker") if r["args"][0] == "build"], "a rollout rebuilt images")
 
 
-def check_drift(environment: str) -> Callable[[Rehearsal, Outcome], None]:
+def issues(outcome: Outcome, title: str) -> list[dict]:
+    """The issues of that title in the stand-in of GitHub's API after the run."""
+    state = json.loads((outcome.world / GITHUB_STATE).read_text())
+    return [issue for issue in state["issues"] if issue["title"] == title]
+
+
+def check_drift(environment: str, merged: bool = False) -> Callable[[Rehearsal, Outcome], None]:
     def check(rehearsal: Rehearsal, outcome: Outcome) -> None:
         expect(outcome.exit_code == 0, f"the drift run failed: {tail(outcome)}")
         expect(not outcome.of("apply"), "the drift run applied")
-        reports = [r for r in outcome.of("github-script") if r["env"] == environment]
-        expect(bool(reports) and "to update" in reports[0]["summary"], f"no drift issue for {environment} with the plan summary")
-        quiet = [r["env"] for r in outcome.of("github-script") if r["env"] != environment]
+        found = issues(outcome, drift_title(environment))
+        expect(len(found) == 1 and found[0]["state"] == "open", f"not one open issue {drift_title(environment)!r}: {found}")
+        expect("to update" in found[0]["body"], f"the issue has no plan summary: {found[0]['body'][:300]}")
+        quiet = [name for name in rehearsal.platform.environments if name != environment and issues(outcome, drift_title(name))]
         expect(not quiet, f"drift reported for {quiet}, which did not drift")
+        if merged:
+            body = found[0]["body"]
+            expect("Merged, not deployed (not drift)" in body and MERGED_SUBJECT in body, f"the merged change is not told apart: {body[-600:]}")
 
     return check
+
+
+def check_failed_drift_check(environment: str) -> Callable[[Rehearsal, Outcome], None]:
+    def check(rehearsal: Rehearsal, outcome: Outcome) -> None:
+        expect(outcome.exit_code != 0, "the drift run passed although its plans failed")
+        expect(not outcome.of("apply"), "the drift run applied")
+        found = issues(outcome, failure_title(environment))
+        expect(len(found) == 1 and found[0]["state"] == "open", f"no open issue {failure_title(environment)!r}: {found}")
+        expect("/actions/runs/" in found[0]["body"], "the failure issue does not link the run")
+
+    return check
+
+
+def check_drift_clean(environment: str) -> Callable[[Rehearsal, Outcome], None]:
+    def check(rehearsal: Rehearsal, outcome: Outcome) -> None:
+        expect(outcome.exit_code == 0, f"the drift run failed: {tail(outcome)}")
+        for title in (drift_title(environment), failure_title(environment)):
+            found = issues(outcome, title)
+            expect(bool(found) and all(i["state"] == "closed" for i in found), f"{title!r} is not closed: {found}")
+
+    return check
+
+
+def check_unbuilt_tag_refused(rehearsal: Rehearsal, outcome: Outcome) -> None:
+    expect(outcome.exit_code != 0, "a deploy of image_tags never built succeeded")
+    expect(outcome.job_results().get("build-images") == "failure", "build-images did not stop")
+    expect("is not in the registry: image_tags deploys only tags built before" in outcome.log, f"the one line is missing: {tail(outcome)}")
+    expect(not [r for r in outcome.of("docker") if r["args"][0] == "build"], "an image was built for a tag named by image_tags")
+    expect(not outcome.of("apply"), "an apply ran")
 
 
 def check_rerun(rehearsal: Rehearsal, outcome: Outcome) -> None:
@@ -225,8 +265,14 @@ def scenarios(rehearsal: Rehearsal):
     yield Scenario("rerun-after-failure", environment=production, unhealthy=[gateway], rerun=True), check_rerun
     rollback = json.dumps({image: ROLLBACK_TAG for image in images(platform)})
     yield (Scenario("rollback-by-tag", environment=production, seed_tag=ROLLBACK_TAG, inputs={"image_tags": rollback}), check_rollback)
-    yield Scenario("secret-rotation", environment=production, inputs={"rollout": "rotation-1"}), check_rotation
+    never_built = json.dumps({image: "v0.0.1-0000000" for image in images(platform)})
+    yield Scenario("rollback-to-unbuilt-tag", environment=production, inputs={"image_tags": never_built}), check_unbuilt_tag_refused
     yield (Scenario("drift-reported", environment=production, drift=True, drifted=["google_cloud_run_v2_service"]), check_drift(production))
+    yield (Scenario("drift-merged-not-deployed", environment=production, drift=True, merged_after_deploy=True), check_drift(production, merged=True))
+    yield Scenario("drift-check-fails", environment=production, drift=True, failing_plans=True), check_failed_drift_check(production)
+    # A deploy reverts the console change and deploys the merged commit.
+    yield Scenario("secret-rotation", environment=production, inputs={"rollout": "rotation-1"}), check_rotation
+    yield Scenario("drift-clean", environment=production, drift=True), check_drift_clean(production)
 
 
 def main() -> int:

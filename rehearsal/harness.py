@@ -31,6 +31,7 @@ import yaml
 from platform_config import load_platform
 from platform_config.model import GitHub
 from platform_config.naming import (
+    INFRASTRUCTURE_COMMIT_OUTPUT,
     app_stack_name,
     bootstrap_stack_name,
     service_account_email,
@@ -38,6 +39,7 @@ from platform_config.naming import (
 )
 from platform_config.workload_identity import deploy_workflow_ref
 from tests import fake_google_apis
+from tests.fake_github import FakeGitHub, empty_state
 
 from .standins import ENVIRONMENT_CLAIM
 
@@ -53,6 +55,11 @@ ACT_TIMEOUT_SECONDS = 600
 # The application repository's secret INFRA_READ_TOKEN when the infrastructure repository is private.
 INFRA_READ_TOKEN = "github_pat_rehearsal_read_only"
 DRIFT_WORKFLOW = ".github/workflows/drift.yml"
+# The stand-in of GitHub's REST API keeps its state here, in each scenario's world.
+GITHUB_STATE = "github.json"
+# The change merge_after_deploy commits to this repository.
+MERGED_CHANGE = "MERGED_AFTER_DEPLOY.md"
+MERGED_SUBJECT = "a change merged after the deploy"
 
 
 def _workflow(path: Path) -> dict:
@@ -116,6 +123,11 @@ class Scenario:
     drift: bool = False
     # Resource types of which one resource is changed outside OpenTofu before the run.
     drifted: list[str] = field(default_factory=list)
+    # A change merged to this repository's main after the last deploy (the
+    # deployed state records the commit before it).
+    merged_after_deploy: bool = False
+    # Every plan fails as a planner missing a permission would (403).
+    failing_plans: bool = False
     # Once the first attempt failed (an unhealthy service), the services are
     # made healthy and the run is started again in the same world, its first
     # attempt's artifacts still stored: a re-run.
@@ -150,9 +162,7 @@ def token_workflow_refs(github: GitHub, scenario: Scenario, deploy_branch: str) 
 
 
 class HealthServer(ThreadingHTTPServer):
-    """Answers GET /<service>/<path>: 200, or 503 for the world's unhealthy
-    services; and, as GitHub's REST API, GET /repos/OWNER/REPO/environments/NAME
-    from the world's `github-environments.json` (404 for another)."""
+    """Answers GET /<service>/<path>: 200, or 503 for the world's unhealthy services."""
 
     def __init__(self, world: Path):
         self.world = world
@@ -166,24 +176,11 @@ class HealthServer(ThreadingHTTPServer):
 
 class _HealthHandler(BaseHTTPRequestHandler):
     def do_GET(self):
-        if self.path.startswith("/repos/"):
-            self._github_environment()
-            return
         unhealthy_file = self.server.world / "unhealthy"
         unhealthy = set(unhealthy_file.read_text().split()) if unhealthy_file.exists() else set()
         service = self.path.strip("/").split("/")[0]
         self.send_response(503 if service in unhealthy else 200)
         self.end_headers()
-
-    def _github_environment(self):
-        environments_file = self.server.world / "github-environments.json"
-        environments = json.loads(environments_file.read_text()) if environments_file.exists() else {}
-        body = environments.get(self.path)
-        data = json.dumps(body or {"message": "Not Found", "status": "404"}).encode()
-        self.send_response(200 if body else 404)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(data)
 
     def log_message(self, *args):
         pass
@@ -250,8 +247,9 @@ class Rehearsal:
 
     @staticmethod
     def _commit(directory: Path, message: str) -> None:
+        if not (directory / ".git").exists():
+            subprocess.run(["git", "init", "-q", "-b", "main"], cwd=directory, check=True)
         for command in (
-            ["git", "init", "-q", "-b", "main"],
             ["git", "add", "-A"],
             ["git", "-c", "user.name=rehearsal", "-c", "user.email=rehearsal@localhost", "commit", "-q", "-m", message],
         ):
@@ -296,8 +294,9 @@ class Rehearsal:
         self.google.fake.provision(self.platform, scenario.environment)
         fake_google_apis.provision_buckets(self.gcs, self.google.fake, self.platform, scenario.environment, state_bucket=not scenario.missing_state_bucket)
         self._seed(world, scenario)
-        self._github_environments(world, scenario)
+        self._github_state(world, scenario)
         health = HealthServer(world)
+        github = FakeGitHub(world / GITHUB_STATE)
         repository, workflow, ref = workflow_run(self.platform.github, scenario, environment.deploy_branch)
         if scenario.drift:
             directory, event_name = self.infra, "schedule"
@@ -340,8 +339,9 @@ class Rehearsal:
             "REHEARSAL_REF": ref,
             "REHEARSAL_ENV": scenario.environment,
             "REHEARSAL_RUN_BASE": health.base,
-            "GITHUB_API_STANDIN_URL": health.base,
+            "GITHUB_API_STANDIN_URL": github.url,
             "REHEARSAL_FAIL_BUILD": " ".join(scenario.fail_builds),
+            "REHEARSAL_FAIL_PLAN": "1" if scenario.failing_plans else "",
             "PATH": f"{HOME / 'bin'}:{os.environ['PATH']}",
             # The real preflight, against the fake Google APIs (storage proxied to fake-gcs-server).
             "STORAGE_EMULATOR_HOST": self.google.url,
@@ -386,6 +386,7 @@ class Rehearsal:
                 )
         finally:
             health.shutdown()
+            github.shutdown()
         (world / "act.log").write_text(result.stdout + result.stderr)
         return Outcome(world, result.returncode, result.stdout + result.stderr, scenario.environment)
 
@@ -401,21 +402,33 @@ class Rehearsal:
             address = next(a for a in sorted(state["resources"]) if a.startswith(f"{kind}."))
             state["resources"][address] = "changed in the console"
             state_file.write_text(json.dumps(state))
+        if scenario.merged_after_deploy:
+            state_file = world / "state" / f"{app_stack_name(scenario.environment)}.json"
+            state = json.loads(state_file.read_text())
+            deployed = subprocess.run(["git", "-C", str(self.infra), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+            state["outputs"][INFRASTRUCTURE_COMMIT_OUTPUT] = {"value": deployed}
+            state_file.write_text(json.dumps(state))
+            (self.infra / MERGED_CHANGE).write_text("merged after the deploy\n")
+            self._commit(self.infra, MERGED_SUBJECT)
 
-    def _github_environments(self, world: Path, scenario: Scenario) -> None:
-        """The application repository's GitHub environments as GitHub's REST API
-        describes them ("Get an environment"): required reviewers that
-        administrators cannot bypass, or, as created on first use, no rules."""
+    def _github_state(self, world: Path, scenario: Scenario) -> None:
+        """GitHub as the stand-in (tests/fake_github.py) answers it: the
+        application repository's environments as "Get an environment"
+        describes them, with required reviewers that administrators cannot
+        bypass, or, as created on first use, no rules; the issues carried over."""
         reviewers = {"type": "required_reviewers", "id": 1, "prevent_self_review": False, "reviewers": [{"type": "User", "reviewer": {"login": "octocat"}}]}
-        environments = {
-            f"/repos/{self.github['app_repository']}/environments/{name}": {
+        state_file = world / GITHUB_STATE
+        state = json.loads(state_file.read_text()) if state_file.exists() else empty_state()
+        state["environments"] = {
+            f"{self.github['app_repository']}/{name}": {
                 "name": name,
                 "can_admins_bypass": scenario.unprotected_environment,
                 "protection_rules": [] if scenario.unprotected_environment else [reviewers],
             }
             for name in self.platform.environments
         }
-        (world / "github-environments.json").write_text(json.dumps(environments))
+        state["requests"] = []
+        state_file.write_text(json.dumps(state))
 
     def _carry_over_cloud(self, world: Path) -> None:
         """The registry and state persist from scenario to scenario, as in a real project."""
@@ -425,6 +438,8 @@ class Rehearsal:
             for part in ("registry", "state"):
                 if (previous[-1] / part).exists():
                     shutil.copytree(previous[-1] / part, world / part)
+            if (previous[-1] / GITHUB_STATE).exists():
+                shutil.copy2(previous[-1] / GITHUB_STATE, world / GITHUB_STATE)
 
 
 @dataclass

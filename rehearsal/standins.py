@@ -32,7 +32,14 @@ WORLD = Path(os.environ.get("REHEARSAL_WORLD", "."))
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from platform_config.naming import IMAGE_TAGS_OUTPUT, ROLLOUT_OUTPUT, ROLLOUT_VARIABLE, app_stack_name  # noqa: E402
+from platform_config.naming import (  # noqa: E402
+    IMAGE_TAGS_OUTPUT,
+    INFRASTRUCTURE_COMMIT_OUTPUT,
+    INFRASTRUCTURE_COMMIT_VARIABLE,
+    ROLLOUT_OUTPUT,
+    ROLLOUT_VARIABLE,
+    app_stack_name,
+)
 
 # Files whose modification time tells `make` to reinstall: a fresh clone must
 # not look newer than the shared installs.
@@ -336,6 +343,7 @@ def _outputs(config: dict, variables: dict[str, str]) -> dict:
         "service_urls": {"value": {name: f"{base}/{name}" for name in services}},
         IMAGE_TAGS_OUTPUT: {"value": images},
         ROLLOUT_OUTPUT: {"value": variables.get(ROLLOUT_VARIABLE, "")},
+        INFRASTRUCTURE_COMMIT_OUTPUT: {"value": variables.get(INFRASTRUCTURE_COMMIT_VARIABLE, "")},
     }
 
 
@@ -371,6 +379,8 @@ def tofu(args: list[str]) -> int:
         print(json.dumps(state.get("outputs", {})))
         return 0
     if command == "plan":
+        if os.environ.get("REHEARSAL_FAIL_PLAN"):
+            return fail("Error: googleapi: Error 403: Permission 'iam.roles.get' denied on resource (or it may not exist)., forbidden")
         try:
             variables = _variables(directory, options, declared)
         except SystemExit as error:

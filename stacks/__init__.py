@@ -18,7 +18,7 @@ def build_app(platform: Platform, outdir: str | None = None) -> App:
     (`import_from` checks the Terraform CLI version) runs `terraform version`
     in a subprocess, which fails where only OpenTofu is installed (GitHub's
     ubuntu-latest has neither). What they checked is covered by our tests and
-    the pull request's `tofu validate` (README, "which check runs where")."""
+    the pull request's `tofu validate` (README, "Security: which check runs where")."""
     app = App(outdir=outdir, skip_validation=True) if outdir else App(skip_validation=True)
     for env_name in platform.environments:
         BootstrapStack(app, bootstrap_stack_name(env_name), platform=platform, env_name=env_name)

@@ -76,9 +76,10 @@ def answer(state: dict[str, Any], method: str, target: str, body: Any) -> tuple[
         state["issues"].append(issue)
         return 201, public(issue)
     number = int(rest[1]) if len(rest) >= 2 and rest[1].isdigit() else None
-    issue = next((i for i in issues if i["number"] == number), None)
-    if issue is None:
+    found = [i for i in issues if i["number"] == number]
+    if not found:
         return 404, NOT_FOUND
+    issue = found[0]
     if method == "PATCH" and len(rest) == 2:
         issue.update({key: body[key] for key in ("title", "body", "state", "state_reason") if key in body})
         return 200, public(issue)

@@ -241,13 +241,18 @@ def test_every_action_is_pinned_by_full_commit():
     assert not [name for name in policies if not name.startswith("Peleke/")], "a tag-pin exception is back"
 
 
-def test_every_readme_section_a_workflow_points_to_exists():
-    """`(README, "Section")` or `(README, "Section: detail")` in a workflow names a heading."""
+def test_every_readme_section_a_workflow_or_tool_points_to_exists():
+    """`(README, "Section")` or `(README, "Section: detail")` in a workflow or
+    in the code that prints messages names a heading."""
     headings = [line.lstrip("#").strip() for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("#")]
-    for path in sorted(WORKFLOWS.glob("*.yml")):
-        for section in re.findall(r'README, "([^"]+)"', path.read_text()):
+    code = [path for folder in ("tools", "platform_config", "stacks", "constructs_lib") for path in (ROOT / folder).rglob("*.py")]
+    for path in sorted([*WORKFLOWS.glob("*.yml"), *code]):
+        text = path.read_text()
+        for section in re.findall(r'README, "([^"]+)"', text) + re.findall(r"\(README, ([A-Z][^,)\"]+)", text):
             name = section.split(":")[0]
-            assert any(h == name or h.startswith(f"{name} ") for h in headings), f"{path.name} points to README section {name!r}, which does not exist"
+            assert any(h in (section, name) or h.startswith(f"{name} ") for h in headings), (
+                f"{path.name} points to README section {name!r}, which does not exist"
+            )
 
 
 # --- hygiene (issue 23) ---------------------------------------------------------------

@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
     print(
         "roll back: re-run the deploy with the previous app_ref, or with image_tags naming the previous tags "
         "(nothing is rebuilt); fast path: gcloud run services update-traffic SERVICE "
-        f"--to-revisions=PREVIOUS_REVISION=100 --project {environment.project_id} --region {environment.region} (README, Operations)",
+        f"--to-revisions=PREVIOUS_REVISION=100 --project {environment.project_id} --region {environment.region} (README, Roll back)",
         file=sys.stderr,
     )
     return 1
