@@ -186,6 +186,48 @@ def test_build_matrix_and_rebuild_skip(deploy):
     assert "gcloud artifacts docker images describe" in runs(job), "an existing tag must not be rebuilt"
 
 
+STAND_IN = """#!/usr/bin/env bash
+echo "$(basename "$0") $*" >> "$CALLS"
+case "$(basename "$0") $*" in
+  "gcloud artifacts docker images describe "*) [ -e "$REGISTRY/${5##*:}" ] ;;
+esac
+"""
+
+
+@pytest.mark.parametrize(
+    ("build", "in_registry", "exit_code", "built"), [(True, False, 0, True), (True, True, 0, False), (False, True, 0, False), (False, False, 1, False)]
+)
+def test_the_build_step_builds_only_what_app_ref_tags(deploy, tmp_path, build, in_registry, exit_code, built):
+    """The build step's script with stand-in gcloud and docker: a tag named by
+    image_tags (build false) is deployed only when the registry has it; only
+    the tag of app_ref's own commit (build true) is built."""
+    [step] = [s for s in deploy["jobs"]["build-images"]["steps"] if "docker build" in s.get("run", "")]
+    (tmp_path / "bin").mkdir()
+    for tool in ("gcloud", "docker"):
+        (tmp_path / "bin" / tool).write_text(STAND_IN)
+        (tmp_path / "bin" / tool).chmod(0o755)
+    (tmp_path / "registry").mkdir()
+    if in_registry:
+        (tmp_path / "registry" / "v1.0.0-22403cf").write_text("")
+    env = {
+        "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin",
+        "CALLS": str(tmp_path / "calls"),
+        "REGISTRY": str(tmp_path / "registry"),
+        "RUNNER_TEMP": str(tmp_path),
+        "REF": "us-east4-docker.pkg.dev/p/r/mesh:v1.0.0-22403cf",
+        "DOCKERFILE": "mesh/Dockerfile",
+        "CONTEXT": "mesh",
+        "BUILD_ARGS": "[]",
+        "BUILD": "true" if build else "false",
+    }
+    result = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], env=env, capture_output=True, text=True)
+    assert result.returncode == exit_code, result.stdout + result.stderr
+    calls = (tmp_path / "calls").read_text() if (tmp_path / "calls").exists() else ""
+    assert ("docker build" in calls) == built, calls
+    if exit_code:
+        assert "is not in the registry: image_tags deploys only tags built before" in result.stdout
+
+
 def test_least_permissions_and_one_deploy_per_environment(deploy, pull_request, drift):
     assert deploy["permissions"] == {} and pull_request["permissions"] == {} and drift["permissions"] == {}
     # One deploy branch is one environment: the caller's ref keys the queue.
