@@ -15,6 +15,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from platform_config import DEFAULT_CONFIG, Platform, load_platform, parse_platform
 from synth.provider_bindings import import_only_used_submodules
+from tests.fake_github import FakeGitHub, empty_state
 
 ROOT = Path(__file__).resolve().parent.parent
 # A data bucket of test configurations, named so no platform has it.
@@ -181,3 +182,20 @@ def numbered_config(raw_config) -> dict:
 @pytest.fixture(scope="module")
 def numbered(numbered_config):
     return parse_platform(numbered_config)
+
+
+@pytest.fixture(scope="session")
+def github_server():
+    server = FakeGitHub()
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def fake_github(github_server, monkeypatch):
+    """The stand-in of GitHub's REST API (tests/fake_github.py), empty, with
+    the workflow tools pointed at it; the test sets GITHUB_REPOSITORY."""
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_example")
+    monkeypatch.setenv("GITHUB_API_STANDIN_URL", github_server.url)
+    github_server.state = empty_state()
+    return github_server

@@ -8,27 +8,15 @@ import pytest
 
 from tools.drift_issue import drift_title, failure_title, main
 
-from .fake_github import FakeGitHub, empty_state
-
 REPOSITORY = "Peleke/mindmirror-infra"
 RUN_URL = "https://github.com/Peleke/mindmirror-infra/actions/runs/42"
 
 
-@pytest.fixture(scope="module")
-def server():
-    github = FakeGitHub()
-    yield github
-    github.shutdown()
-
-
 @pytest.fixture
-def github(server, monkeypatch):
+def github(fake_github, monkeypatch):
     monkeypatch.setenv("GITHUB_REPOSITORY", REPOSITORY)
-    monkeypatch.setenv("GITHUB_TOKEN", "ghs_example")
-    monkeypatch.setenv("GITHUB_API_STANDIN_URL", server.url)
     monkeypatch.setenv("RUN_URL", RUN_URL)
-    server.state = empty_state()
-    return server
+    return fake_github
 
 
 def issues(github, state="open") -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ import pytest
 
 from tools.environment_protection import main
 
-from .fake_github import NOT_FOUND, FakeGitHub, empty_state
+from .fake_github import NOT_FOUND, empty_state
 
 REPOSITORY = "Peleke/MindMirror"
 
@@ -53,19 +53,14 @@ def variant(**changes) -> dict:
     return answer
 
 
-@pytest.fixture(scope="module")
-def github():
-    server = FakeGitHub()
-    yield server
-    server.shutdown()
+@pytest.fixture
+def github(fake_github, monkeypatch):
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPOSITORY)
+    return fake_github
 
 
 @pytest.fixture
-def answer(github, monkeypatch):
-    monkeypatch.setenv("GITHUB_REPOSITORY", REPOSITORY)
-    monkeypatch.setenv("GITHUB_TOKEN", "ghs_example")
-    monkeypatch.setenv("GITHUB_API_STANDIN_URL", github.url)
-    github.state = empty_state()
+def answer(github):
 
     def set_answer(env_name: str, status: int, body: dict) -> None:
         github.state = empty_state()
