@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tools import deployed as tool
-from tools.ci_plan import image_tags, images
+from tools.ci_plan import image_tags, images, url_build_args, url_set_suffix
 from tools.preflight import ANONYMOUS_ENV, API_ENDPOINT_ENV, TIMEOUT_ENV
 
 from . import fake_google_apis
@@ -145,23 +145,30 @@ def test_an_unknown_environment_is_one_line(capsys):
     assert line.startswith("error: python -m tools.deployed: argument environment: invalid choice: 'nowhere'")
 
 
-def test_the_redeploy_names_every_image_as_it_runs(google, empty_gcs, platform, capsys):
-    running = {image: NEW for image in images(platform)}
-    write_generations(empty_gcs, platform, state(running))
-    serve(google, platform)
+def test_the_redeploy_names_every_image_and_the_rollout_as_they_run(google, empty_gcs, numbered_config, numbered, tmp_path, monkeypatch, capsys):
+    config = tmp_path / "platform.yaml"
+    config.write_text(yaml.safe_dump(numbered_config))
+    monkeypatch.setenv("PLATFORM_CONFIG", str(config))
+    url_built = {s.image for s in numbered.services if s.build.service_url_build_args}
+    suffix = url_set_suffix(url_build_args(numbered, ENV))
+    running = {image: NEW + (suffix if image in url_built else "") for image in images(numbered)}
+    write_generations(empty_gcs, numbered, state(running, "2026-12-01"))
+    serve(google, numbered)
     assert tool.main([ENV, "--json"]) == 0
     command = json.loads(capsys.readouterr().out)["redeploy_command"]
-    branch = platform.environments[ENV].deploy_branch
-    assert (
-        command
-        == f"gh workflow run deploy.yml --repo {platform.github.app_repository} --ref {branch} -f image_tags='{json.dumps(running, separators=(',', ':'))}'"
+    branch = numbered.environments[ENV].deploy_branch
+    assert command == (
+        f"gh workflow run deploy.yml --repo {numbered.github.app_repository} --ref {branch} "
+        f"-f image_tags='{json.dumps(running, separators=(',', ':'))}' -f rollout=2026-12-01"
     )
-    # A service added since has no tag that runs: no re-deploy by tags.
-    environment = platform.environments[ENV]
-    bucket = empty_gcs.client(environment.project_id).bucket(environment.state_bucket)
-    bucket.blob(f"app/{ENV}/default.tfstate").upload_from_string(state({image: NEW for image in images(platform)[1:]}))
-    assert tool.main([ENV]) == 0
-    assert "A configured image does not run yet" in capsys.readouterr().out
+    environment = numbered.environments[ENV]
+    blob = empty_gcs.client(environment.project_id).bucket(environment.state_bucket).blob(f"app/{ENV}/default.tfstate")
+    # A service added since has no tag that runs; a gateway built with another URL set
+    # (a service removed since) would keep the old URLs: no re-deploy by tags.
+    for changed in ({image: tag for image, tag in running.items() if image != images(numbered)[0]}, {**running, **{i: NEW + "-u00000000" for i in url_built}}):
+        blob.upload_from_string(state(changed))
+        assert tool.main([ENV]) == 0
+        assert "No re-deploy by tags: a service was added or removed since this deploy" in capsys.readouterr().out
 
 
 def test_promotion_deploys_the_same_application_commit_to_another_environment(google, empty_gcs, numbered_config, numbered, tmp_path, monkeypatch, capsys):

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import sys
 from dataclasses import asdict, dataclass, field
 
@@ -179,10 +180,11 @@ def deployed(platform: Platform, env_name: str, google: Google) -> Deployed:
         # An image added since has no previous tag: it keeps what runs.
         rollback_tags = {image: previous.image_tags.get(image, current.image_tags.get(image, "")) for image in images(platform)}
         rollback_command = dispatch(platform, env_name, f"-f image_tags='{json.dumps(rollback_tags, separators=(',', ':'))}'")
-    # Only while every configured image runs (a service added since has no tag to keep).
-    if all(image in current.image_tags for image in images(platform)):
+    if redeployable(platform, env_name, current):
         running = {image: current.image_tags[image] for image in images(platform)}
-        redeploy_command = dispatch(platform, env_name, f"-f image_tags='{json.dumps(running, separators=(',', ':'))}'")
+        # The rollout that runs, or the re-deploy would start new revisions of every service.
+        rollout = f" -f rollout={shlex.quote(current.rollout)}" if current.rollout else ""
+        redeploy_command = dispatch(platform, env_name, f"-f image_tags='{json.dumps(running, separators=(',', ':'))}'{rollout}")
     return Deployed(
         env_name,
         environment.project_id,
@@ -195,6 +197,19 @@ def deployed(platform: Platform, env_name: str, google: Google) -> Deployed:
         rollback_command,
         redeploy_command,
     )
+
+
+def redeployable(platform: Platform, env_name: str, current: Deploy) -> bool:
+    """What runs can be deployed again by its tags: every configured image
+    runs, and an image that bakes in the service URLs was built with today's
+    URL set (after a service was added or removed, only a build from an
+    app_ref gives the gateway the new URLs)."""
+    if not all(image in current.image_tags for image in images(platform)):
+        return False
+    if not platform.environments[env_name].project_number:
+        return True
+    suffix = url_set_suffix(url_build_args(platform, env_name))
+    return all(current.image_tags[s.image].endswith(suffix) for s in platform.services if s.build.service_url_build_args)
 
 
 def dispatch(platform: Platform, env_name: str, arguments: str) -> str:
@@ -259,7 +274,10 @@ def render(now: Deployed) -> str:
             f"  {now.redeploy_command}",
         ]
     else:
-        lines.append("A configured image does not run yet (a service added since): deploy an app_ref, which builds it.")
+        lines.append(
+            "No re-deploy by tags: a service was added or removed since this deploy (an image does not run yet, or the "
+            "gateway bakes in other URLs); deploy an app_ref, which builds them."
+        )
     if now.rollback_command:
         lines += [
             f"Roll back to the previous deploy ({now.previous.updated if now.previous else ''}), every image named (`gh` from any checkout):",
