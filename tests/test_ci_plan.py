@@ -353,3 +353,15 @@ def test_plans_skip_environments_without_a_project_number_with_a_notice(numbered
     assert main(["unplanned-notices"]) == 0
     [notice] = capsys.readouterr().out.splitlines()
     assert notice.startswith(f"::notice title=not planned: {unplanned}::environments.{unplanned}.project_number is not set") and "gcloud projects" in notice
+
+
+@pytest.mark.parametrize("entry", [None, "feed123", {"value": None}, {"value": 7}, {"value": "not a commit!"}])
+def test_a_malformed_commit_output_reads_as_none_recorded(platform, tmp_path, capsys, entry):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"infrastructure_commit_id": entry, "rollout_id": entry}))
+    env_name = next(iter(platform.environments))
+    assert main([env_name, "deployed-commit", str(outputs)]) == 0
+    assert capsys.readouterr().out == "\n"
+    outputs.write_text(json.dumps({"image_tags": entry}))
+    assert main([env_name, "deployed-tfvars", str(outputs)]) == 3
+    assert "has no `image_tags` output" in capsys.readouterr().err

@@ -184,7 +184,7 @@ def test_promotion_deploys_the_same_application_commit_to_another_environment(go
         out = capsys.readouterr().out
         app = numbered.github.app_repository
         branch = numbered.environments[target].deploy_branch
-        assert f"  gh workflow run deploy.yml --repo {app} --ref {branch} -f app_ref=$(gh api repos/{app}/commits/bbbbbbb --jq .sha)\n" in out
+        assert f'  sha=$(gh api repos/{app}/commits/bbbbbbb --jq .sha) && gh workflow run deploy.yml --repo {app} --ref {branch} -f app_ref="$sha"\n' in out
         shown = dict(line.strip().split(": ", 1) for line in out.splitlines() if line.startswith("    "))
         assert {image: tag for image, tag in shown.items() if image not in url_built} == {i: NEW for i in images(numbered) if i not in url_built}
         assert all(shown[image].startswith(f"{NEW}-u") and shown[image] != running[image] for image in url_built)

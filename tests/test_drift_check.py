@@ -119,9 +119,16 @@ def test_a_merged_change_is_not_drift(checkout, config):
 
 
 def test_drift_at_the_deployed_commit_is_drift(checkout, config):
-    result, report, _ = run(checkout, config, checkout["deployed"], main=2, deployed=2)
+    result, report, _ = run(checkout, config, checkout["deployed"], main=0, deployed=2)
     assert result.returncode == 2, result.stderr
-    assert "### Merged, not deployed (not drift)" in report
+    assert "### Merged, not deployed (not drift)" in report and "They change nothing" in report
+    assert git(checkout["repo"], "worktree", "list").count("\n") == 0, "the deployed commit's worktree was left behind"
+
+
+def test_a_failed_plan_at_the_deployed_commit_fails_the_check(checkout, config):
+    result, _, _ = run(checkout, config, checkout["deployed"], main=0, deployed=1)
+    assert result.returncode == 1
+    assert f"the plan of app-{next(iter(yaml.safe_load(config.read_text())['environments']))} at the deployed commit" in result.stderr
 
 
 def test_without_a_recorded_commit_main_is_planned_and_said_so(checkout, config):
@@ -140,6 +147,7 @@ def test_deployed_at_main_plans_once(checkout, config):
 
 def test_the_bootstrap_is_planned_when_its_state_is_in_the_bucket(checkout, config):
     result, report, plans = run(checkout, config, checkout["head"], main=0, deployed=0)
+    assert result.returncode == 0, result.stderr
     assert "is not checked: its state is on the admin's machine" in report
     data = yaml.safe_load(config.read_text())
     for environment in data["environments"].values():

@@ -72,11 +72,12 @@ def test_a_pull_request_is_not_the_issue_and_the_label_is_not_needed(platform, g
     report(tmp_path, env_name, "drift", "plan")
     [issue] = github.state["issues"]
     # GitHub lists pull requests among issues, with a pull_request key.
-    github.state["issues"].insert(0, {**issue, "number": 99, "pull_request": {"url": "..."}, "body": "a pull request"})
+    # Listed first (newest), with the same title: it must be passed over.
+    github.state["issues"].append({**issue, "number": 99, "pull_request": {"url": "..."}, "body": "a pull request"})
     # Labels GitHub dropped (a token that cannot push): still the same issue.
-    github.state["issues"][1]["labels"] = []
+    github.state["issues"][0]["labels"] = []
     report(tmp_path, env_name, "drift", "plan 2")
-    assert [i["body"] for i in github.state["issues"]] == ["a pull request", "plan 2"]
+    assert [i["body"] for i in github.state["issues"]] == ["plan 2", "a pull request"]
 
 
 def test_the_issue_is_found_past_the_first_page(platform, github, tmp_path):
@@ -93,7 +94,7 @@ def test_a_refusal_is_one_line_naming_the_permission(platform, github, tmp_path,
     github.state["refusals"][f"/repos/{REPOSITORY}/issues"] = [403, {"message": "Resource not accessible by integration"}]
     assert report(tmp_path, next(iter(platform.environments)), "clean") == 2
     [line] = capsys.readouterr().err.splitlines()
-    assert "answered 403" in line and "issues: write" in line
+    assert "answered 403 (Resource not accessible by integration)" in line and "issues: write" in line
 
 
 @pytest.mark.parametrize("argv", [[], ["production"], ["production", "maybe"], ["production", "drift"], ["production", "drift", "/no/such/file"]])

@@ -249,6 +249,14 @@ def tfvars(platform: Platform, tags: dict[str, str], rollout: str = "", unbuilt:
     }
 
 
+def output_string(outputs: dict, name: str) -> str:
+    """The string value of output `name` in `tofu output -json`'s object, or
+    "" when it is absent or not a string (written by an older stack, or edited)."""
+    entry = outputs.get(name) if isinstance(outputs, dict) else None
+    value = entry.get("value") if isinstance(entry, dict) else None
+    return value if isinstance(value, str) else ""
+
+
 def deployed_tfvars(platform: Platform, env_name: str, outputs: dict) -> tuple[dict, list[str]]:
     """(the app stack's inputs of what runs now, notes for the plan summary).
     An image the deployed stack has no tag for belongs to a service the
@@ -257,9 +265,9 @@ def deployed_tfvars(platform: Platform, env_name: str, outputs: dict) -> tuple[d
     deployed = deployed_tags(platform, outputs)
     unbuilt = [image for image in images(platform) if image not in deployed]
     tags = {image: deployed.get(image, UNBUILT_TAG) for image in images(platform)}
-    rollout = outputs.get(ROLLOUT_OUTPUT, {}).get("value", "")
+    rollout = output_string(outputs, ROLLOUT_OUTPUT)
     # What runs keeps its commit: a plan of it must not show the pull request's.
-    commit = outputs.get(INFRASTRUCTURE_COMMIT_OUTPUT, {}).get("value", "")
+    commit = output_string(outputs, INFRASTRUCTURE_COMMIT_OUTPUT)
     notes = []
     if unbuilt:
         notes.append(
@@ -275,8 +283,9 @@ def deployed_tfvars(platform: Platform, env_name: str, outputs: dict) -> tuple[d
 
 def deployed_tags(platform: Platform, outputs: dict) -> dict[str, str]:
     """image -> tag from `tofu output -json` of the deployed app stack."""
-    deployed = outputs.get(IMAGE_TAGS_OUTPUT, {}).get("value")
-    if not isinstance(deployed, dict):
+    entry = outputs.get(IMAGE_TAGS_OUTPUT) if isinstance(outputs, dict) else None
+    deployed = entry.get("value") if isinstance(entry, dict) else None
+    if not isinstance(deployed, dict) or not all(isinstance(tag, str) for tag in deployed.values()):
         raise NotDeployed(f"the deployed app stack has no `{IMAGE_TAGS_OUTPUT}` output: deploy it once first")
     return deployed
 
@@ -341,8 +350,8 @@ def run(argv: list[str]) -> list[str]:
         return [stack_directory(bootstrap_stack_name(env_name))]
     if command == "deployed-commit" and len(rest) == 1:
         outputs = _json_file(rest[0], "OUTPUTS_JSON")
-        commit = outputs.get(INFRASTRUCTURE_COMMIT_OUTPUT, {}).get("value", "") if isinstance(outputs, dict) else ""
-        return [commit if isinstance(commit, str) and COMMIT.fullmatch(commit) else ""]
+        commit = output_string(outputs, INFRASTRUCTURE_COMMIT_OUTPUT)
+        return [commit if COMMIT.fullmatch(commit) else ""]
     if command == "identities" and not rest:
         return [f"{key}={value}" for key, value in identities(platform, env_name).items()]
     if command == "tfvars" and len(rest) in (1, 2, 3):

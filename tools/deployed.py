@@ -42,7 +42,7 @@ from google.api_core import exceptions
 
 from platform_config import Platform, app_state_prefix
 from platform_config.naming import INFRASTRUCTURE_COMMIT_OUTPUT, ROLLOUT_OUTPUT, STATE_OBJECT
-from tools.ci_plan import NotDeployed, deployed_tags, image_tags, images, url_build_args, url_set_suffix
+from tools.ci_plan import NotDeployed, deployed_tags, image_tags, images, output_string, url_build_args, url_set_suffix
 from tools.cli import OneLineParser, configured_platform
 from tools.preflight import Google, NoConnection, connect, short_error
 
@@ -123,8 +123,8 @@ def deploys(platform: Platform, env_name: str, google: Google) -> list[Deploy]:
                     blob.generation,
                     updated,
                     tags,
-                    outputs.get(ROLLOUT_OUTPUT, {}).get("value", ""),
-                    outputs.get(INFRASTRUCTURE_COMMIT_OUTPUT, {}).get("value", ""),
+                    output_string(outputs, ROLLOUT_OUTPUT),
+                    output_string(outputs, INFRASTRUCTURE_COMMIT_OUTPUT),
                 )
             )
     except exceptions.NotFound:
@@ -239,7 +239,8 @@ def promotion(platform: Platform, now: Deployed, target: str) -> str:
     lines = [
         f"Promote {now.environment}'s application commit {commit} (v{version}) to {target}: {target} builds it into its own registry",
         f"({environment.project_id}); then one plan and one approval as for any deploy. `gh` from any checkout:",
-        "  " + dispatch(platform, target, f"-f app_ref=$(gh api repos/{platform.github.app_repository}/commits/{commit} --jq .sha)"),
+        # The full commit first: an empty app_ref would deploy the branch head.
+        f"  sha=$(gh api repos/{platform.github.app_repository}/commits/{commit} --jq .sha) && " + dispatch(platform, target, '-f app_ref="$sha"'),
     ]
     if environment.project_number:
         expected = image_tags(platform, f"v{version}-{commit}", {}, url_set_suffix(url_build_args(platform, target)))
@@ -294,8 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     parser = OneLineParser(prog="python -m tools.deployed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("environment", choices=list(platform.environments))
-    parser.add_argument("--json", action="store_true", help="one JSON object instead of text")
-    parser.add_argument("--promote-to", choices=list(platform.environments), help="print the command that deploys this environment's application commit there")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    output.add_argument("--promote-to", choices=list(platform.environments), help="print the command that deploys this environment's application commit there")
     args = parser.parse_args(argv)
     try:
         now = deployed(platform, args.environment, connect(platform.environments[args.environment].project_id))

@@ -12,25 +12,31 @@
 #   tools/drift_check.sh ENV
 # Exit: 0 no drift, 2 drift, 1 the check itself failed.
 set -uo pipefail
+[ $# -eq 1 ] || { echo "usage: tools/drift_check.sh ENV" >&2; exit 1; }
 env_name="$1"
 root=$PWD
+# The deployed commit's tree synthesizes into its own cdktf.out.
+worktree_outdir=cdktf.out
 report="$root/drift-report.md"
 python="$root/.venv/bin/python"
 drift=0
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+# A path from `ci_plan ... stack`: relative to the checkout, unless CDKTF_OUTDIR is absolute.
+in_tree() { case "$2" in /*) echo "$2" ;; *) echo "$1/$2" ;; esac; }
 fail() { echo "error: drift_check: $*" >&2; exit 1; }
 
 { echo "## Drift check of \`$env_name\`"; echo; } > "$report"
 
 # plan_stack ROOT STACK: plan with -detailed-exitcode, the summary appended to the report.
 plan_stack() {
-  local dir="$1" stack="$2" status
-  tofu -chdir="$dir/$stack" init -input=false >&2 || return 1
-  tofu -chdir="$dir/$stack" plan -input=false -lock=false -detailed-exitcode -out=drift.tfplan >&2
+  local dir="$1" stack status
+  stack=$(in_tree "$1" "$2")
+  tofu -chdir="$stack" init -input=false >&2 || return 1
+  tofu -chdir="$stack" plan -input=false -lock=false -detailed-exitcode -out=drift.tfplan >&2
   status=$?
-  [ "$status" -ne 1 ] || return 1
-  tofu -chdir="$dir/$stack" show -json drift.tfplan > "$dir/$stack/plan.json" || return 1
+  case $status in 0|2) ;; *) return 1 ;; esac
+  tofu -chdir="$stack" show -json drift.tfplan > "$stack/plan.json" || return 1
   (cd "$dir" && "$python" -m tools.plan_summary "$stack/plan.json" "$(basename "$stack")") >> "$report" || return 1
   return "$status"
 }
@@ -49,16 +55,18 @@ else
 fi
 
 # The app stack from main: what runs is read from its state (outputs).
+rm -f plan-summary.md
 tools/plan_deployed.sh "$env_name" -detailed-exitcode
 main_status=$?
-[ "$main_status" -ne 1 ] || fail "the plan of app-$env_name at main failed"
+case $main_status in 0|2) ;; *) fail "the plan of app-$env_name at main failed" ;; esac
 stack=$("$python" -m tools.ci_plan "$env_name" stack) || exit 1
-"$python" -m tools.ci_plan "$env_name" deployed-tfvars "$stack/deployed-outputs.json" > /dev/null 2>&1
+outputs=$(in_tree "$root" "$stack")/deployed-outputs.json
+"$python" -m tools.ci_plan "$env_name" deployed-tfvars "$outputs" > /dev/null 2>&1
 if [ $? -eq 3 ]; then
   cat plan-summary.md >> "$report"   # never deployed: nothing runs to compare with
   exit "$drift"
 fi
-recorded=$("$python" -m tools.ci_plan "$env_name" deployed-commit "$stack/deployed-outputs.json") || exit 1
+recorded=$("$python" -m tools.ci_plan "$env_name" deployed-commit "$outputs") || exit 1
 head=$(git rev-parse HEAD) || fail "not a git checkout"
 deployed=""
 if [ -n "$recorded" ]; then
@@ -80,26 +88,30 @@ fi
 cp plan-summary.md "$scratch/main-plan-summary.md"
 worktree=$scratch/deployed
 git worktree add --detach -q "$worktree" "$deployed" >&2 || fail "cannot check out $deployed"
-trap 'git worktree remove --force "$worktree" >/dev/null 2>&1; rm -rf "$scratch"' EXIT
+trap 'git worktree remove --force "$worktree" >/dev/null 2>&1; rm -rf "$scratch"; git worktree prune' EXIT
 # Same locked packages: synthesize with this checkout's environment, else install the deployed commit's.
 if cmp -s Pipfile.lock "$worktree/Pipfile.lock"; then
-  (cd "$worktree" && "$python" main.py >&2) || fail "cannot synthesize $deployed"
+  (cd "$worktree" && CDKTF_OUTDIR=$worktree_outdir "$python" main.py >&2) || fail "cannot synthesize $deployed"
   ln -s "$root/.venv" "$worktree/.venv"
 else
-  make -C "$worktree" synth >&2 || fail "cannot synthesize $deployed"
+  CDKTF_OUTDIR=$worktree_outdir make -C "$worktree" synth >&2 || fail "cannot synthesize $deployed"
 fi
-(cd "$worktree" && tools/plan_deployed.sh "$env_name" -detailed-exitcode)
+(cd "$worktree" && CDKTF_OUTDIR=$worktree_outdir tools/plan_deployed.sh "$env_name" -detailed-exitcode)
 deployed_status=$?
-[ "$deployed_status" -ne 1 ] || fail "the plan of app-$env_name at the deployed commit $deployed failed"
+case $deployed_status in 0|2) ;; *) fail "the plan of app-$env_name at the deployed commit $deployed failed" ;; esac
 cat "$worktree/plan-summary.md" >> "$report"
 [ "$deployed_status" -eq 0 ] || drift=2
 {
   echo
   echo "### Merged, not deployed (not drift)"
   echo
-  echo "\`$env_name\` runs infrastructure commit \`$deployed\`; main is at \`$head\`, $(git rev-list --count "$deployed..$head") commit(s) later:"
-  echo
-  git log --format='- %h %s' -n 20 "$deployed..$head"
+  if git merge-base --is-ancestor "$deployed" "$head"; then
+    echo "\`$env_name\` runs infrastructure commit \`$deployed\`; main is at \`$head\`, $(git rev-list --count "$deployed..$head") commit(s) later:"
+    echo
+    git log --format='- %h %s' -n 20 "$deployed..$head"
+  else
+    echo "\`$env_name\` runs infrastructure commit \`$deployed\`, which is not in main's history (deployed from another branch?); main is at \`$head\`."
+  fi
   echo
   if [ "$main_status" -eq 2 ]; then
     echo "The next deploy of \`$env_name\` applies these changes:"

@@ -41,6 +41,16 @@ def quote(segment: str) -> str:
     return urllib.parse.quote(segment, safe="")
 
 
+def github_message(error: urllib.error.HTTPError) -> str:
+    """The `message` of GitHub's error body, shortened, or the HTTP reason."""
+    try:
+        body = json.loads(error.read().decode("utf-8"))
+    except (OSError, ValueError):
+        body = None
+    message = body.get("message") if isinstance(body, dict) else None
+    return " ".join(str(message or error.reason).split())[:200]
+
+
 def call(method: str, path: str, body: dict[str, Any] | None = None, *, permission: str) -> Any:
     """The JSON GitHub answers to METHOD `path` (from /repos/...); NotFound on
     404, InputError naming `permission` (the job's `permissions:` entry it
@@ -61,7 +71,8 @@ def call(method: str, path: str, body: dict[str, Any] | None = None, *, permissi
     except urllib.error.HTTPError as error:
         if error.code == 404:
             raise NotFound(f"GitHub answered 404 for {method} {url}") from None
-        raise InputError(f"GitHub answered {error.code} for {method} {url}; the job needs `permissions: {permission}`") from None
+        hint = f"; the job needs `permissions: {permission}`" if error.code in (401, 403) else ""
+        raise InputError(f"GitHub answered {error.code} ({github_message(error)}) for {method} {url}{hint}") from None
     except (urllib.error.URLError, TimeoutError) as error:
         raise InputError(f"cannot reach {url}: {error}") from None
     try:
