@@ -20,7 +20,8 @@ def github(fake_github, monkeypatch):
 
 
 def issues(github, state="open") -> list[tuple[str, str]]:
-    return [(i["title"], i["body"]) for i in github.state["issues"] if i["state"] == state]
+    """(title, body without the tool's hidden marker line) of each issue in that state."""
+    return [(i["title"], i["body"].split("\n\n<!-- drift check:")[0]) for i in github.state["issues"] if i["state"] == state]
 
 
 def report(tmp_path, env_name: str, outcome: str, body: str | None = None) -> int:
@@ -77,7 +78,19 @@ def test_a_pull_request_is_not_the_issue_and_the_label_is_not_needed(platform, g
     # Labels GitHub dropped (a token that cannot push): still the same issue.
     github.state["issues"][0]["labels"] = []
     report(tmp_path, env_name, "drift", "plan 2")
-    assert [i["body"] for i in github.state["issues"]] == ["plan 2", "a pull request"]
+    assert [i["body"].split("\n")[0] for i in github.state["issues"]] == ["plan 2", "a pull request"]
+
+
+def test_an_issue_a_person_opened_with_the_same_title_is_left_alone(platform, github, tmp_path):
+    env_name = next(iter(platform.environments))
+    github.state["issues"].append(
+        {"repository": REPOSITORY, "number": 1, "title": drift_title(env_name), "body": "notes of a person", "state": "open", "labels": [], "comments": []}
+    )
+    assert report(tmp_path, env_name, "drift", "plan") == 0
+    assert report(tmp_path, env_name, "clean") == 0
+    mine, theirs = github.state["issues"][1], github.state["issues"][0]
+    assert theirs["body"] == "notes of a person" and theirs["state"] == "open"
+    assert mine["state"] == "closed" and mine["body"].startswith("plan")
 
 
 def test_the_issue_is_found_past_the_first_page(platform, github, tmp_path):

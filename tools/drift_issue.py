@@ -36,17 +36,24 @@ def failure_title(env_name: str) -> str:
     return f"Drift check failed in {env_name}"
 
 
+def marker(title: str) -> str:
+    """A hidden line in the body of every issue this tool writes: an issue a
+    person opened with the same title is never taken for it."""
+    return f"<!-- drift check: {title} -->"
+
+
 def open_issue(repository: str, title: str) -> dict[str, Any] | None:
-    """The open issue with exactly this title (pull requests excluded). Not
-    looked up by label: GitHub silently drops the labels of a new issue when
-    the token cannot push ("Create an issue"), as the drift job's cannot."""
+    """The open issue this tool wrote with exactly this title (pull requests
+    excluded). Not looked up by label: GitHub silently drops the labels of a
+    new issue when the token cannot push ("Create an issue"), as the drift
+    job's cannot."""
     page = 1
     while True:
         found = github_api.call("GET", f"/repos/{repository}/issues?state=open&per_page=100&page={page}", permission=PERMISSION)
         if not isinstance(found, list):
             raise InputError(f"GitHub's issue list of {repository} is not a JSON list")
         for issue in found:
-            if isinstance(issue, dict) and issue.get("title") == title and "pull_request" not in issue:
+            if isinstance(issue, dict) and issue.get("title") == title and "pull_request" not in issue and marker(title) in (issue.get("body") or ""):
                 return issue
         if len(found) < 100:
             return None
@@ -54,6 +61,7 @@ def open_issue(repository: str, title: str) -> dict[str, Any] | None:
 
 
 def open_or_update(repository: str, title: str, body: str) -> str:
+    body = f"{body.rstrip()}\n\n{marker(title)}\n"
     issue = open_issue(repository, title)
     if issue:
         github_api.call("PATCH", f"/repos/{repository}/issues/{issue['number']}", {"body": body}, permission=PERMISSION)
