@@ -48,7 +48,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from platform_config import ConfigError, Platform, image_tag_variable_name, load_platform
+from platform_config import Platform, image_tag_variable_name, load_platform
 from platform_config.echo import echo_path
 from platform_config.loader import config_path
 from platform_config.naming import (
@@ -66,6 +66,7 @@ from platform_config.naming import (
     stack_directory,
     workload_identity_provider_name,
 )
+from tools.cli import InputError, run_tool
 
 # Docker's tag grammar; the app stack validates the same.
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
@@ -75,13 +76,15 @@ COMMIT = re.compile(r"[0-9A-Za-z._/-]{1,255}")
 UNBUILT_TAG = "not-built-yet"
 
 
-class PlanError(Exception):
+class PlanError(InputError):
     """One line for the workflow log; exit 2."""
 
 
 class NotDeployed(PlanError):
     """Nothing deployed that CI can read: the app stack was never applied, or a
     bootstrap's state is on the admin's machine; exit 3."""
+
+    exit_code = 3
 
 
 def environment_for_ref(platform: Platform, ref: str) -> str:
@@ -373,17 +376,7 @@ def main(argv: list[str]) -> int:
     if argv in (["--help"], ["-h"]):
         print(__doc__)
         return 0
-    try:
-        lines = run(argv)
-    except ConfigError as error:
-        for problem in error.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        return 2
-    except PlanError as error:
-        print(f"error: ci_plan: {error}", file=sys.stderr)
-        return 3 if isinstance(error, NotDeployed) else 2
-    print("\n".join(lines))
-    return 0
+    return run_tool("ci_plan", lambda: run(argv))
 
 
 if __name__ == "__main__":

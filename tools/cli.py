@@ -13,7 +13,9 @@ from platform_config import ConfigError, Platform, load_platform
 
 
 class InputError(Exception):
-    """Input a tool cannot use; one line for the user."""
+    """Input a tool cannot use; one line for the user; exit `exit_code`."""
+
+    exit_code = 2
 
 
 def read_json(path: Path):
@@ -61,7 +63,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def run_tool(name: str, produce: Callable[[], list[str]]) -> int:
     """Prints the lines `produce` returns, exit 0; a configuration problem or
-    an InputError is one `error:` line each, exit 2."""
+    an InputError is one `error:` line each, exit 2 (or the error's exit_code)."""
     # Here, not at the top: tools that run before any install import this module.
     from platform_config import ConfigError
 
@@ -73,6 +75,6 @@ def run_tool(name: str, produce: Callable[[], list[str]]) -> int:
         return 2
     except InputError as error:
         print(f"error: {name}: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     print("\n".join(lines))
     return 0
